@@ -30,8 +30,12 @@ class ProjectSource(Protocol):
         """The workspace segment for project URLs (``org.id`` from ``/v1/users/me``)."""
         ...
 
-    def queried_tables(self, projects: Sequence[HexProject]) -> list[HexQuery]:
-        """Enterprise lineage as table-only records (empty `query_text`); [] if unavailable."""
+    def queried_tables(self, projects: Sequence[HexProject], warehouse: str) -> list[HexQuery]:
+        """Enterprise lineage as table-only records (empty `query_text`); [] if unavailable.
+
+        Only tables read through data connections of type `warehouse` are returned, each
+        qualified with its connection's default database/schema when Hex gives it short.
+        """
         ...
 
     def close(self) -> None: ...

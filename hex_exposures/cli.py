@@ -1,0 +1,360 @@
+"""The command line: parse options, wire files and sources to `pipeline`, print, exit.
+
+Each command is a small function returning its exit code; every error the tool raises on
+purpose carries its code (errors.py) and is printed as one line by `main`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, NamedTuple, TypeVar
+
+import click
+
+from . import __version__, config, files, pipeline
+from .errors import ConfigError, HexExposuresError, ManifestError
+from .records import HexProject, HexQuery, Settings
+
+log = logging.getLogger("hex_exposures")
+F = TypeVar("F", bound=Callable[..., Any])
+_SECRETS: set[str] = set()
+_SECRET_ENV = ("HEX_API_TOKEN", "SNOWFLAKE_PASSWORD", "SNOWFLAKE_PRIVATE_KEY_FILE_PWD", "SNOWFLAKE_TOKEN")
+
+
+def scrub(text: str) -> str:
+    """Last line of defence: no known secret leaves the process in anything we print."""
+    for secret in _SECRETS:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
+class _ScrubFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = scrub(record.getMessage())
+        record.args = ()
+        return True
+
+
+def shared_options(f: F) -> F:
+    """The options every pipeline command takes (SPEC "Shared options"), written once."""
+    options = [
+        click.option("--project-dir", envvar="DBT_PROJECT_DIR", type=click.Path(file_okay=False), help="The dbt project (default: current directory)."),
+        click.option("--manifest", help="manifest.json (default: <project-dir>/<target-path>/manifest.json)."),
+        click.option("--parse/--no-parse", "parse", default=None, help="Run `dbt parse` first to (re)build the manifest."),
+        click.option("--profiles-dir", help="profiles.yml folder for --parse (default: the project's own, else dbt's)."),
+        click.option("--output", help="The exposures file (default: <first model-path>/hex_exposures.yml)."),
+        click.option("--config", "config_file", help="Config file (default: <project-dir>/hex_exposures.yml when present)."),
+        click.option("--hex-url", envvar="HEX_URL", help="Hex base URL (default https://app.hex.tech)."),
+        click.option("--hex-token", envvar="HEX_API_TOKEN", help="Hex API token (env HEX_API_TOKEN; never put it in the config file)."),
+        click.option("--workspace", envvar="HEX_WORKSPACE", help="Workspace for project URLs (default: learned from query comments, else /v1/users/me)."),
+        click.option("--warehouse", envvar="HEX_EXPOSURES_WAREHOUSE", type=click.Choice(["snowflake", "bigquery"]), help="Default: the manifest's adapter_type."),
+        click.option("--days", type=int, help="Days of query history to read (default 14)."),
+        click.option("--from-snapshot", help="Read Hex projects and queries from a snapshot file instead of the network."),
+        click.option("--include-context", help="Hex run contexts that count, comma-separated, or * (default SCHEDULED_RUN,APP_VIEW,LOGIC_VIEW)."),
+        click.option("--format", "format_", type=click.Choice(["text", "json"]), help="Output format for check and report (default text)."),
+        click.option("--queried-tables/--no-queried-tables", "queried_tables", default=None, help="Use Hex's queriedTables API (Enterprise) as evidence (default on)."),
+        click.option("--include-components/--no-include-components", "include_components", default=None, help="List Hex components too (default on)."),
+        click.option("--snowflake-connection", help="connections.toml connection name."),
+        click.option("--account-usage", help="Schema holding QUERY_HISTORY (default SNOWFLAKE.ACCOUNT_USAGE)."),
+        click.option("--access-history/--no-access-history", "access_history", default=None, help="Use ACCOUNT_USAGE.ACCESS_HISTORY (default: when readable)."),
+        click.option("--bigquery-project", multiple=True, help="Project whose jobs to read (repeatable; default: the manifest's databases)."),
+        click.option("--bigquery-region", multiple=True, help="Region of the jobs views (repeatable; default us)."),
+        click.option("--verbose", "-v", is_flag=True, default=None, help="Debug log on stderr."),
+        click.option("--quiet", "-q", is_flag=True, default=None, help="Print errors only."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def settings_from(kwargs: Mapping[str, Any]) -> Settings:
+    values = dict(kwargs)
+    values["format"] = values.pop("format_", None)
+    values["config"] = values.pop("config_file", None)
+    project_dir = values.get("project_dir") or "."
+    values["project_dir"] = project_dir
+    path = config.config_path(project_dir, values.get("config"))
+    file_values: dict[str, Any] = {}
+    if path:
+        from ruamel.yaml import YAML
+        from ruamel.yaml.error import YAMLError
+
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = YAML(typ="safe", pure=True).load(f)
+        except (OSError, YAMLError, UnicodeDecodeError) as err:
+            raise ConfigError(f"{path}: cannot be read as YAML: {str(err).splitlines()[0]}") from err
+        file_values = config.from_file_data(data, path=path, project_dir=project_dir)
+    settings = config.resolve(values, file_values)
+    if settings.hex_token:
+        _SECRETS.add(settings.hex_token)
+    _setup_logging(settings)
+    return settings
+
+
+def _setup_logging(settings: Settings) -> None:
+    for name in _SECRET_ENV:
+        if os.environ.get(name):
+            _SECRETS.add(os.environ[name])
+    level = logging.DEBUG if settings.verbose else logging.ERROR if settings.quiet else logging.INFO
+    log.setLevel(level)
+    log.propagate = False
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("hex-exposures: %(message)s"))
+    handler.addFilter(_ScrubFilter())
+    log.addHandler(handler)
+
+
+class Inputs(NamedTuple):
+    manifest: Mapping[str, Any]
+    manifest_path: str
+    output: str
+    output_display: str
+    projects: Sequence[HexProject]
+    queries: Sequence[HexQuery]
+    warehouse: str
+    workspace: str | None
+
+
+def _paths(settings: Settings) -> tuple[str, str, files.ProjectPaths]:
+    dbt = files.read_dbt_project(settings.project_dir)
+    manifest = settings.manifest or os.path.join(settings.project_dir, dbt.target_path, "manifest.json")
+    output = settings.output or os.path.join(settings.project_dir, dbt.model_paths[0], "hex_exposures.yml")
+    return manifest, output, dbt
+
+
+def _load_manifest(settings: Settings) -> tuple[Mapping[str, Any], str, str]:
+    manifest_path, output, dbt = _paths(settings)
+    if settings.parse:
+        from . import dbt_runner
+
+        target = os.path.dirname(os.path.abspath(manifest_path))
+        log.info("running dbt parse in %s", settings.project_dir)
+        dbt_runner.parse(settings.project_dir, profiles_dir=settings.profiles_dir, target_path=target)
+    elif os.path.isfile(manifest_path):
+        newest = files.newest_source_mtime(settings.project_dir, dbt.model_paths)
+        if newest > os.stat(manifest_path).st_mtime:
+            log.warning(
+                "%s is older than the project's models; pass --parse to rebuild it first",
+                os.path.relpath(manifest_path),
+            )
+    return files.read_manifest(manifest_path), manifest_path, output
+
+
+def _progress(settings: Settings) -> Callable[[str], None] | None:
+    if settings.quiet or not sys.stderr.isatty():
+        return None
+    return lambda line: click.echo(f"\r\033[K{scrub(line)}", err=True, nl=False)
+
+
+def gather(settings: Settings, *, need_manifest: bool = True) -> Inputs:
+    """Read the manifest, then Hex projects and queries (snapshot or live). Writes nothing."""
+    try:
+        manifest, manifest_path, output = _load_manifest(settings)
+    except ManifestError:
+        if need_manifest or not settings.warehouse:
+            raise
+        manifest, manifest_path, output = {}, "", settings.output or ""
+    if settings.from_snapshot:
+        from .sources import snapshot
+
+        snap = snapshot.load(settings.from_snapshot)
+        warehouse = pipeline.choose_warehouse(settings, manifest, snap.warehouse)
+        projects, queries, workspace = snap.projects, snap.queries, settings.workspace or snap.workspace
+    else:
+        projects, queries, warehouse, workspace = _live(settings, manifest)
+    return Inputs(
+        manifest=manifest,
+        manifest_path=manifest_path,
+        output=output,
+        output_display=os.path.relpath(output, settings.project_dir) if output else "",
+        projects=projects,
+        queries=queries,
+        warehouse=warehouse,
+        workspace=workspace,
+    )
+
+
+def _live(
+    settings: Settings, manifest: Mapping[str, Any]
+) -> tuple[list[HexProject], list[HexQuery], str, str | None]:
+    from .manifest import build_index
+    from .sources import open_hex, open_warehouse
+
+    warehouse = pipeline.choose_warehouse(settings, manifest)
+    progress = _progress(settings)
+    hex_source = open_hex(settings, progress=progress)
+    try:
+        projects = hex_source.projects()
+        databases = build_index(manifest, warehouse).databases if manifest else ()
+        wh = open_warehouse(settings, warehouse, default_projects=databases, progress=progress)
+        try:
+            queries = list(wh.queries(settings.days))
+        finally:
+            wh.close()
+        if settings.queried_tables:
+            queries += hex_source.queried_tables(projects, warehouse)
+        workspace = settings.workspace or pipeline.learn_workspace(queries) or hex_source.workspace()
+    finally:
+        hex_source.close()
+        if progress:
+            click.echo("\r\033[K", err=True, nl=False)
+    return projects, queries, warehouse, workspace
+
+
+def compute(settings: Settings) -> tuple[Inputs, files.Existing, pipeline.RunResult]:
+    inputs = gather(settings)
+    existing = files.read_existing(inputs.output)
+    result = pipeline.run(
+        inputs.manifest,
+        inputs.projects,
+        inputs.queries,
+        settings=settings,
+        existing=existing.text,
+        output_path=inputs.output_display,
+        cache={},
+        workspace=inputs.workspace,
+        warehouse=inputs.warehouse,
+    )
+    return inputs, existing, result
+
+
+# --- commands ---------------------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="hex-exposures")
+def cli() -> None:
+    """Write dbt exposures for Hex projects from the tables they really queried."""
+
+
+def command(f: Callable[[Settings], int]) -> Callable[..., int]:
+    @functools.wraps(f)
+    def wrapper(**kwargs: Any) -> int:
+        return f(settings_from(kwargs))
+
+    return wrapper
+
+
+@cli.command()
+@shared_options
+@command
+def sync(settings: Settings) -> int:
+    """Run the pipeline and write the exposures file (only if its bytes change)."""
+    inputs, existing, result = compute(settings)
+    from . import report
+
+    written = files.write_if_changed(inputs.output, result.text, existing)
+    summary = report.changes_text(report.changes(existing.text, result.text))
+    if written:
+        log.info("wrote %s: %s", inputs.output_display, summary)
+    else:
+        log.info("%s is up to date", inputs.output_display)
+    log.info("%s", report.summary_line(result.report))
+    return 0
+
+
+@cli.command()
+@shared_options
+@command
+def check(settings: Settings) -> int:
+    """Exit 1 and print a diff when the exposures file differs from what sync would write."""
+    from . import report
+
+    inputs, existing, result = compute(settings)
+    diff = report.unified_diff(existing.text, result.text, path=inputs.output_display)
+    items = report.changes(existing.text, result.text) if diff else []
+    if settings.format == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "up_to_date": not diff,
+                    "path": inputs.output_display,
+                    "changes": [c._asdict() for c in items],
+                    "diff": diff,
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+    elif diff:
+        click.echo(diff, nl=False)
+        click.echo(report.changes_text(items))
+        click.echo(f"{inputs.output_display} is out of date: run `hex-exposures sync`", err=True)
+    return 1 if diff else 0
+
+
+@cli.command(name="report")
+@shared_options
+@command
+def report_command(settings: Settings) -> int:
+    """Per Hex project: resolved dbt nodes, tables that matched none, query counts."""
+    from . import report
+
+    _inputs, _existing, result = compute(settings)
+    text = report.report_json(result.report) if settings.format == "json" else report.report_text(result.report)
+    click.echo(text)
+    return 0
+
+
+@cli.command()
+@click.option("-o", "--output-file", "output_file", required=True, help="Where to write the snapshot JSON.")
+@shared_options
+def snapshot(output_file: str, **kwargs: Any) -> int:
+    """Capture Hex projects and grouped Hex queries into one JSON file with no secrets."""
+    from .sources import snapshot as snap
+
+    settings = settings_from(kwargs)
+    inputs = gather(settings, need_manifest=False)
+    text = snap.dumps(
+        inputs.projects,
+        inputs.queries,
+        warehouse=inputs.warehouse,
+        workspace=inputs.workspace,
+        hex_url=settings.hex_url,
+        captured_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+    files.write_if_changed(output_file, text, files.read_existing(output_file))
+    log.info("wrote %s: %d projects, %d queries", output_file, len(inputs.projects), len(inputs.queries))
+    return 0
+
+
+# --- entry point ------------------------------------------------------------------------
+
+
+@contextmanager
+def _errors() -> Iterator[list[int]]:
+    code = [0]
+    try:
+        yield code
+    except HexExposuresError as err:
+        click.echo(f"hex-exposures: error: {scrub(str(err))}", err=True)
+        code[0] = err.exit_code
+    except click.exceptions.Exit as err:
+        code[0] = err.exit_code
+    except click.ClickException as err:
+        err.show()
+        code[0] = err.exit_code
+    except click.exceptions.Abort:
+        click.echo("hex-exposures: aborted", err=True)
+        code[0] = 130
+    except KeyboardInterrupt:
+        click.echo("hex-exposures: interrupted; nothing written", err=True)
+        code[0] = 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    with _errors() as code:
+        result = cli.main(args=list(argv) if argv is not None else None, prog_name="hex-exposures", standalone_mode=False)
+        code[0] = result if isinstance(result, int) else 0
+    return code[0]

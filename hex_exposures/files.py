@@ -1,0 +1,142 @@
+"""Every file the tool reads or writes, in one place: manifest, dbt_project.yml, the
+exposures file (atomic write-if-changed that refuses to overwrite a concurrent edit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from .errors import ConfigError, ExposuresFileError, ManifestError
+from .manifest import check_shape
+
+
+class ProjectPaths(NamedTuple):
+    model_paths: tuple[str, ...]
+    target_path: str
+
+
+def read_dbt_project(project_dir: str) -> ProjectPaths:
+    """model-paths and target-path from dbt_project.yml (dbt's defaults when unset)."""
+    path = os.path.join(project_dir, "dbt_project.yml")
+    if not os.path.isfile(path):
+        raise ConfigError(
+            f"--project-dir: {project_dir}: no dbt_project.yml here; point --project-dir "
+            "(or DBT_PROJECT_DIR) at your dbt project"
+        )
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = YAML(typ="safe", pure=True).load(f)
+    except (OSError, YAMLError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot be read as YAML: {_first_line(err)}") from err
+    data = data if isinstance(data, Mapping) else {}
+    models = data.get("model-paths") or data.get("source-paths") or ["models"]
+    if isinstance(models, str):
+        models = [models]
+    target = os.environ.get("DBT_TARGET_PATH") or data.get("target-path") or "target"
+    return ProjectPaths(tuple(str(m) for m in models), str(target))
+
+
+def read_manifest(path: str) -> Mapping[str, Any]:
+    hint = "build it with `dbt parse` in the dbt project, or pass --parse"
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: manifest not found; {hint}") from None
+    except OSError as err:
+        raise ManifestError(f"{path}: cannot read the manifest ({err.strerror}); {hint}") from err
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ManifestError(f"{path}: manifest is not valid JSON ({_first_line(err)}); {hint}") from None
+    return check_shape(data, path=path)
+
+
+def newest_source_mtime(project_dir: str, model_paths: tuple[str, ...]) -> float:
+    """The newest .sql/.yml/.yaml under the model paths (to warn that a manifest is stale)."""
+    newest = 0.0
+    for rel in model_paths:
+        for root, _dirs, names in os.walk(os.path.join(project_dir, rel)):
+            for name in names:
+                if name.endswith((".sql", ".yml", ".yaml")):
+                    try:
+                        newest = max(newest, os.stat(os.path.join(root, name)).st_mtime)
+                    except OSError:
+                        pass
+    return newest
+
+
+class Existing(NamedTuple):
+    text: str | None  # None: the file does not exist
+    digest: str | None  # of the bytes read, to detect a concurrent change before writing
+
+
+def read_existing(path: str) -> Existing:
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        return Existing(None, None)
+    except OSError as err:
+        raise ExposuresFileError(f"{path}: cannot read the exposures file ({err.strerror})") from err
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ExposuresFileError(f"{path}: the exposures file is not UTF-8 text") from None
+    return Existing(text, _digest(raw))
+
+
+def write_if_changed(path: str, text: str, read: Existing) -> bool:
+    """Atomically replace `path` with `text` when its bytes differ; True if written.
+
+    A reader never sees a half-written file: the bytes go to a temporary file in the same
+    folder, are flushed to disk, then renamed over the old one. If the file changed since
+    `read`, someone else edited it meanwhile: refuse rather than overwrite their work.
+    """
+    data = text.encode("utf-8")
+    if read.text is not None and read.text.encode("utf-8") == data:
+        return False
+    now = read_existing(path)
+    if now.digest != read.digest:
+        raise ExposuresFileError(
+            f"{path}: changed by someone else while hex-exposures ran; nothing written, run again"
+        )
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        mode = os.stat(path).st_mode & 0o7777 if read.text is not None else None
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    except OSError as err:
+        raise ExposuresFileError(f"{path}: cannot write here ({err.strerror}); nothing written") from err
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode if mode is not None else 0o644)
+        os.replace(tmp, path)
+    except BaseException as err:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(err, OSError):
+            raise ExposuresFileError(f"{path}: cannot write ({err.strerror}); the old file is unchanged") from err
+        raise
+    return True
+
+
+def _digest(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]

@@ -1,0 +1,202 @@
+"""An index of the warehouse relations a dbt manifest declares, keyed the warehouse's way.
+
+Keys come from the manifest's separate `database`/`schema`/`alias|identifier` fields (never
+from splitting `relation_name`, whose quoted parts may hold dots), normalised by the
+warehouse's case rule with the project's or source's quoting flags.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from .errors import ManifestError
+from .identifiers import normalize, rule_for
+from .records import Relation, TableRef
+
+SUPPORTED_SCHEMAS = (10, 11, 12, 20)
+_SCHEMA_RE = re.compile(r"/manifest/v(\d+)\.json")
+_RELATION_TYPES = ("model", "seed", "snapshot")
+# SPEC: prefer the root project's model, then seed/snapshot, then source.
+_RANK = {"model": 0, "seed": 1, "snapshot": 1, "source": 2}
+
+
+class ManifestIndex(NamedTuple):
+    warehouse: str
+    project_name: str
+    by_key: Mapping[TableRef, tuple[Relation, ...]]  # best candidate first
+    by_schema_name: Mapping[tuple[str, str], tuple[TableRef, ...]]
+    by_name: Mapping[str, tuple[TableRef, ...]]
+    excluded: Mapping[TableRef, str]  # relations dbt will not let an exposure use, and why
+    ambiguous_names: frozenset[str]  # ref names defined in more than one package
+    databases: tuple[str, ...]  # as written in the manifest (BigQuery's default projects)
+    exposure_names: Mapping[str, str]  # name -> original_file_path, for every exposure
+
+
+def schema_version(manifest: Mapping[str, Any]) -> int | None:
+    url = (manifest.get("metadata") or {}).get("dbt_schema_version") or ""
+    m = _SCHEMA_RE.search(str(url))
+    return int(m.group(1)) if m else None
+
+
+def adapter_type(manifest: Mapping[str, Any]) -> str | None:
+    value = (manifest.get("metadata") or {}).get("adapter_type")
+    return str(value) if value else None
+
+
+def check_shape(manifest: object, *, path: str) -> Mapping[str, Any]:
+    """Refuse what is not a dbt manifest we understand, naming the file and the problem."""
+    hint = "run `dbt parse` in the project, or pass --parse"
+    if not isinstance(manifest, Mapping):
+        raise ManifestError(f"{path}: not a dbt manifest (top level is not an object); {hint}")
+    version = schema_version(manifest)
+    if version is None:
+        raise ManifestError(f"{path}: not a dbt manifest (no metadata.dbt_schema_version); {hint}")
+    if version not in SUPPORTED_SCHEMAS:
+        raise ManifestError(
+            f"{path}: manifest schema v{version} is not supported (v10-v12 and v20 are, from "
+            f"dbt-core 1.6 on); {hint} with a newer dbt-core"
+        )
+    for key in ("nodes", "sources"):
+        if not isinstance(manifest.get(key), Mapping):
+            raise ManifestError(f"{path}: manifest field '{key}' is missing or not an object")
+    return manifest
+
+
+def build_index(manifest: Mapping[str, Any], warehouse: str) -> ManifestIndex:
+    rule = rule_for(warehouse)
+    meta = manifest.get("metadata") or {}
+    project_quoting = _quoting(meta.get("quoting"), default=rule.default_quoting)
+    candidates: dict[TableRef, list[Relation]] = defaultdict(list)
+    excluded: dict[TableRef, str] = {}
+    packages_by_name: dict[str, set[str]] = defaultdict(set)
+    databases: dict[str, None] = {}
+    root = ""
+
+    for uid, node in (manifest.get("nodes") or {}).items():
+        if not isinstance(node, Mapping) or node.get("resource_type") not in _RELATION_TYPES:
+            continue
+        config = node.get("config") or {}
+        package = str(node.get("package_name") or "")
+        name = str(node.get("name") or "")
+        packages_by_name[name].add(package)
+        alias = node.get("alias") or name
+        key = _key(node.get("database"), node.get("schema"), alias, project_quoting, warehouse)
+        if config.get("materialized") == "ephemeral" or key is None:
+            continue  # an ephemeral model is a CTE inside its children, never a relation
+        if config.get("enabled") is False:
+            excluded.setdefault(key, f"{uid} is disabled")
+            continue
+        version = node.get("version")
+        latest = node.get("latest_version")
+        candidates[key].append(
+            Relation(
+                unique_id=str(uid),
+                resource_type=str(node["resource_type"]),
+                package=package,
+                name=name,
+                source_name=None,
+                version=None if version is None else str(version),
+                latest_version=None if latest is None else str(latest),
+                key=key,
+            )
+        )
+        if node.get("database"):
+            databases.setdefault(str(node["database"]))
+
+    for uid, src in (manifest.get("sources") or {}).items():
+        if not isinstance(src, Mapping):
+            continue
+        quoting = _quoting(src.get("quoting"), default=None, fallback=project_quoting)
+        ident = src.get("identifier") or src.get("name")
+        key = _key(src.get("database"), src.get("schema"), ident, quoting, warehouse)
+        if key is None:
+            continue
+        if (src.get("config") or {}).get("enabled") is False:
+            excluded.setdefault(key, f"{uid} is disabled")
+            continue
+        candidates[key].append(
+            Relation(
+                unique_id=str(uid),
+                resource_type="source",
+                package=str(src.get("package_name") or ""),
+                name=str(src.get("name") or ""),
+                source_name=str(src.get("source_name") or ""),
+                version=None,
+                latest_version=None,
+                key=key,
+            )
+        )
+        if src.get("database"):
+            databases.setdefault(str(src["database"]))
+
+    for disabled in (manifest.get("disabled") or {}).values():
+        for node in disabled if isinstance(disabled, list) else []:
+            if not isinstance(node, Mapping):
+                continue
+            ident = node.get("identifier") if node.get("resource_type") == "source" else None
+            ident = ident or node.get("alias") or node.get("name")
+            key = _key(node.get("database"), node.get("schema"), ident, project_quoting, warehouse)
+            if key is not None:
+                excluded.setdefault(key, f"{node.get('unique_id', '?')} is disabled")
+
+    root = str(meta.get("project_name") or _guess_root(candidates))
+    by_key = {
+        key: tuple(sorted(rels, key=lambda r: (_RANK[r.resource_type], r.package != root, r.unique_id)))
+        for key, rels in candidates.items()
+    }
+    by_schema_name: dict[tuple[str, str], list[TableRef]] = defaultdict(list)
+    by_name: dict[str, list[TableRef]] = defaultdict(list)
+    for key in by_key:
+        if key.schema is not None:
+            by_schema_name[(key.schema, key.name)].append(key)
+        by_name[key.name].append(key)
+    exposures = {
+        str(e.get("name")): str(e.get("original_file_path") or "")
+        for e in (manifest.get("exposures") or {}).values()
+        if isinstance(e, Mapping)
+    }
+    return ManifestIndex(
+        warehouse=warehouse,
+        project_name=root,
+        by_key=by_key,
+        by_schema_name={k: tuple(v) for k, v in by_schema_name.items()},
+        by_name={k: tuple(v) for k, v in by_name.items()},
+        excluded={k: v for k, v in excluded.items() if k not in by_key},
+        ambiguous_names=frozenset(n for n, pk in packages_by_name.items() if len(pk) > 1),
+        databases=tuple(databases),
+        exposure_names=exposures,
+    )
+
+
+def _guess_root(candidates: Mapping[TableRef, list[Relation]]) -> str:
+    for rels in candidates.values():
+        for rel in rels:
+            return rel.package
+    return ""
+
+
+def _quoting(
+    value: object, *, default: bool | None, fallback: tuple[bool, bool, bool] | None = None
+) -> tuple[bool, bool, bool]:
+    """(database, schema, identifier) quoting flags; a null flag falls back."""
+    value = value if isinstance(value, Mapping) else {}
+    out = []
+    for i, part in enumerate(("database", "schema", "identifier")):
+        flag = value.get(part)
+        if flag is None:
+            flag = fallback[i] if fallback is not None else default
+        out.append(bool(flag))
+    return out[0], out[1], out[2]
+
+
+def _key(
+    database: object, schema: object, name: object, quoting: tuple[bool, bool, bool], warehouse: str
+) -> TableRef | None:
+    if not name or not isinstance(name, str):
+        return None
+    db = normalize(str(database), quoted=quoting[0], warehouse=warehouse) if database else None
+    sc = normalize(str(schema), quoted=quoting[1], warehouse=warehouse) if schema else None
+    return TableRef(db, sc, normalize(name, quoted=quoting[2], warehouse=warehouse))

@@ -1,0 +1,267 @@
+"""The Python API: records in, exposures YAML and a report out. Pure: no I/O.
+
+    run(manifest, projects, queries, settings=..., existing=...) -> RunResult
+
+The CLI reads files and calls sources; everything between the records they produce and the
+bytes it writes happens here, so it is tested with plain values.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
+from typing import Any, NamedTuple
+
+from . import exposures as expo
+from . import hex_comment, sql_tables, yaml_merge
+from .errors import ConfigError
+from .identifiers import RULES, parse_table_name
+from .manifest import ManifestIndex, adapter_type, build_index
+from .records import Exposure, HexProject, HexQuery, Settings, TableRef
+from .resolve import Match, dependency, resolve
+
+ALL_CONTEXTS = "*"
+
+
+class ProjectReport(NamedTuple):
+    project_id: str
+    title: str
+    status: str  # exposed | kept | no_dbt_nodes | not_run | trashed | archived | component
+    exposure: str | None
+    depends_on: tuple[str, ...]
+    nodes: tuple[str, ...]  # unique_ids the queries resolved to
+    unmatched: tuple[str, ...]  # tables that are not dbt nodes
+    notes: tuple[str, ...]  # precedence choices, ambiguities, disabled matches
+    queries: int  # distinct query texts in the window
+    runs: int
+    unparsed: int
+
+
+class Report(NamedTuple):
+    warehouse: str
+    workspace: str | None
+    projects: tuple[ProjectReport, ...]
+    queries: int  # query records read
+    skipped_no_comment: int  # text without a well-formed Hex comment
+    skipped_context: int  # context outside --include-context
+    unknown_project: int  # queries of projects Hex did not return
+    unparsed: int  # distinct texts sqlglot could not parse
+    unparsed_examples: tuple[str, ...]
+
+
+class RunResult(NamedTuple):
+    text: str
+    exposures: tuple[Exposure, ...]
+    report: Report
+    warehouse: str
+
+
+Extractor = Callable[[Sequence[str], str, MutableMapping[str, Any] | None], list["sql_tables.Extraction"]]
+
+
+def extract_distinct(
+    texts: Sequence[str], warehouse: str, cache: MutableMapping[str, Any] | None
+) -> list[sql_tables.Extraction]:
+    """Parse each distinct text once (the benchmarks swap in a parallel version)."""
+    out = []
+    for text in texts:
+        key = sql_tables.cache_key(text, warehouse)
+        hit = cache.get(key) if cache is not None else None
+        if hit is None:
+            hit = sql_tables.parse_tables(text, warehouse)
+            if cache is not None:
+                cache[key] = hit
+        out.append(hit)
+    return out
+
+
+def choose_warehouse(settings: Settings, manifest: Mapping[str, Any], hint: str | None = None) -> str:
+    """--warehouse, else the snapshot's warehouse, else the manifest's adapter_type."""
+    for value, where in (
+        (settings.warehouse, "--warehouse"),
+        (hint, "the snapshot's 'warehouse'"),
+        (adapter_type(manifest), "the manifest's adapter_type"),
+    ):
+        if value:
+            if value not in RULES:
+                raise ConfigError(
+                    f"{where} is {value!r}, which hex-exposures does not read; pass --warehouse "
+                    + " or ".join(sorted(RULES))
+                )
+            return value
+    raise ConfigError("cannot tell the warehouse: pass --warehouse snowflake or bigquery")
+
+
+def learn_workspace(queries: Iterable[HexQuery]) -> str | None:
+    """The workspace most query comments name in their project_url."""
+    seen: Counter[str] = Counter()
+    for q in queries:
+        comment = hex_comment.parse(q.query_text) if q.query_text else None
+        if comment and comment.workspace:
+            seen[comment.workspace] += 1
+    return min(seen, key=lambda w: (-seen[w], w)) if seen else None
+
+
+class _Evidence:
+    __slots__ = ("queries", "runs", "tables", "unparsed")
+
+    def __init__(self) -> None:
+        self.tables: set[TableRef] = set()
+        self.queries = 0
+        self.runs = 0
+        self.unparsed = 0
+
+
+def run(
+    manifest: Mapping[str, Any],
+    projects: Sequence[HexProject],
+    queries: Iterable[HexQuery],
+    *,
+    settings: Settings,
+    existing: str | None = None,
+    output_path: str = "hex_exposures.yml",
+    cache: MutableMapping[str, Any] | None = None,
+    workspace: str | None = None,
+    warehouse: str | None = None,
+    extractor: Extractor = extract_distinct,
+) -> RunResult:
+    warehouse = warehouse or choose_warehouse(settings, manifest)
+    index = build_index(manifest, warehouse)
+    queries = list(queries)
+    workspace = settings.workspace or workspace or learn_workspace(queries)
+    include = set(settings.include_context)
+
+    # 1. Comments and contexts: which query belongs to which project, and counts.
+    skipped_no_comment = skipped_context = 0
+    kept: list[tuple[HexQuery, str, str]] = []  # (query, project_id, sql without the comment)
+    for q in queries:
+        pid = q.project_id
+        sql = ""
+        if q.query_text.strip():
+            comment = hex_comment.parse(q.query_text)
+            if comment is None or not (comment.project_id or pid):
+                skipped_no_comment += 1
+                continue
+            if comment.context and ALL_CONTEXTS not in include and comment.context not in include:
+                skipped_context += 1
+                continue
+            pid = pid or comment.project_id or ""
+            sql = hex_comment.strip(q.query_text, comment)
+        kept.append((q, pid, sql))
+
+    # 2. Tables: parse each distinct text once, then qualify from each row's context.
+    distinct = sorted({sql for _, _, sql in kept if sql})
+    parsed = dict(zip(distinct, extractor(distinct, warehouse, cache), strict=True))
+    evidence: dict[str, _Evidence] = defaultdict(_Evidence)
+    unparsed_examples: list[str] = []
+    unparsed_texts: set[str] = set()
+    for q, pid, sql in kept:
+        ev = evidence[pid]
+        ev.runs += q.run_count
+        extra = list(q.tables)
+        if sql:
+            ev.queries += 1
+            ext = parsed[sql]
+            if ext.error:
+                ev.unparsed += 1
+                extra += q.fallback_tables
+                if sql not in unparsed_texts:
+                    unparsed_texts.add(sql)
+                    if len(unparsed_examples) < 5:
+                        unparsed_examples.append(f"{pid}: {ext.error}")
+            ev.tables.update(
+                sql_tables.qualify(ext.tables, warehouse=warehouse, database=q.database, schema=q.schema)
+            )
+        named = [t for t in (parse_table_name(x, warehouse) for x in extra) if t is not None]
+        ev.tables.update(
+            sql_tables.qualify(named, warehouse=warehouse, database=q.database, schema=q.schema)
+        )
+
+    # 3. Resolve, decide who gets an exposure, and name them.
+    managed = yaml_merge.read_managed(existing, path=output_path)
+    in_file = yaml_merge.exposure_names(existing, path=output_path)
+    reserved = (in_file - {m.name for m in managed.values()}) | {
+        name for name, path in index.exposure_names.items() if not _same_file(path, output_path)
+    }
+    by_id = {p.id: p for p in projects}
+    resolved_cache: dict[TableRef, Match] = {}
+    plans: dict[str, tuple[HexProject, tuple[str, ...]]] = {}
+    reports: dict[str, ProjectReport] = {}
+    for project in sorted(projects, key=lambda p: p.id):
+        ev = evidence.get(project.id)
+        matches = [_resolve_cached(t, index, resolved_cache) for t in sorted(ev.tables)] if ev else []
+        nodes = sorted({m.relation.unique_id for m in matches if m.relation})
+        deps = tuple(sorted({dependency(m.relation, index) for m in matches if m.relation}))
+        unmatched = tuple(str(m.table) for m in matches if m.relation is None)
+        notes = tuple(sorted({f"{m.table}: {m.note}" for m in matches if m.note}))
+        if project.trashed or project.archived:
+            status = "trashed" if project.trashed else "archived"
+        elif ev is None or (ev.queries == 0 and not ev.tables):
+            prior = managed.get(project.id)
+            status = "kept" if prior else "not_run"
+            deps = prior.depends_on if prior else ()
+        else:
+            status = "exposed" if deps else "no_dbt_nodes"
+        if status in ("exposed", "kept"):
+            plans[project.id] = (project, deps)
+        reports[project.id] = ProjectReport(
+            project_id=project.id,
+            title=project.title,
+            status=status,
+            exposure=None,
+            depends_on=deps if status in ("exposed", "kept") else (),
+            nodes=tuple(nodes),
+            unmatched=unmatched,
+            notes=notes,
+            queries=ev.queries if ev else 0,
+            runs=ev.runs if ev else 0,
+            unparsed=ev.unparsed if ev else 0,
+        )
+
+    names = expo.assign_names(
+        [plans[pid][0] for pid in sorted(plans)],
+        existing={pid: m.name for pid, m in managed.items()},
+        reserved=reserved,
+    )
+    built = []
+    for pid in sorted(plans):
+        project, deps = plans[pid]
+        built.append(
+            expo.build_exposure(
+                project,
+                deps,
+                name=names[pid],
+                url=expo.project_url(settings.hex_url, workspace, pid),
+                maturity_map=settings.maturity_map or expo.DEFAULT_MATURITY,
+                owner_map=settings.owner_map,
+            )
+        )
+        reports[pid] = reports[pid]._replace(exposure=names[pid])
+    built.sort(key=lambda e: e.name)
+    text = yaml_merge.merge(existing, built, path=output_path)
+    report = Report(
+        warehouse=warehouse,
+        workspace=workspace,
+        projects=tuple(sorted(reports.values(), key=lambda r: (r.title.lower(), r.project_id))),
+        queries=len(queries),
+        skipped_no_comment=skipped_no_comment,
+        skipped_context=skipped_context,
+        unknown_project=sum(1 for _, pid, _ in kept if pid not in by_id),
+        unparsed=len(unparsed_texts),
+        unparsed_examples=tuple(unparsed_examples),
+    )
+    return RunResult(text=text, exposures=tuple(built), report=report, warehouse=warehouse)
+
+
+def _resolve_cached(table: TableRef, index: ManifestIndex, memo: dict[TableRef, Match]) -> Match:
+    hit = memo.get(table)
+    if hit is None:
+        hit = memo[table] = resolve(table, index)
+    return hit
+
+
+def _same_file(manifest_path: str, output_path: str) -> bool:
+    """Does an exposure's original_file_path (relative to the project) name our output file?"""
+    a = manifest_path.replace("\\", "/").lstrip("./")
+    b = output_path.replace("\\", "/")
+    return bool(a) and (b == a or b.endswith("/" + a))
