@@ -73,8 +73,10 @@ def from_file_data(data: object, *, path: str, project_dir: str) -> dict[str, An
             raise ConfigError(f"{path}: unknown option '{raw_key}' (known: {known})")
         if value is None:
             continue
-        if isinstance(value, bool) and expected is int or not isinstance(value, expected):
-            raise ConfigError(f"{path}: option '{raw_key}' has the wrong type ({type(value).__name__})")
+        if (isinstance(value, bool) and expected is int) or not isinstance(value, expected):
+            raise ConfigError(
+                f"{path}: option '{raw_key}' has the wrong type ({type(value).__name__})"
+            )
         if key in _PATH_KEYS:
             value = os.path.join(project_dir, os.path.expanduser(str(value)))
         out[key] = value
@@ -110,7 +112,9 @@ def _check(s: Settings) -> Settings:
         raise ConfigError(f"--format: {s.format!r} is not one of: text, json")
     if not isinstance(s.days, int) or s.days < 1 or s.days > 365:
         raise ConfigError(f"--days: {s.days!r} must be a whole number of days from 1 to 365")
-    contexts = tuple(c.upper() if c != "*" else c for c in _as_tuple(s.include_context, "--include-context"))
+    contexts = tuple(
+        c.upper() if c != "*" else c for c in _as_tuple(s.include_context, "--include-context")
+    )
     if not contexts:
         raise ConfigError("--include-context: name at least one context, or * for all")
     for key in ("maturity_map", "owner_map"):

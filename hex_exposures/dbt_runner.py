@@ -18,7 +18,9 @@ def profiles_dir_for(project_dir: str, explicit: str | None) -> str | None:
     return None
 
 
-def parse(project_dir: str, *, profiles_dir: str | None = None, target_path: str | None = None) -> None:
+def parse(
+    project_dir: str, *, profiles_dir: str | None = None, target_path: str | None = None
+) -> None:
     """Run `dbt parse` in-process so target/manifest.json reflects the project on disk."""
     try:
         from dbt.cli.main import dbtRunner

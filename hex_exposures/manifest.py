@@ -144,7 +144,9 @@ def build_index(manifest: Mapping[str, Any], warehouse: str) -> ManifestIndex:
 
     root = str(meta.get("project_name") or _guess_root(candidates))
     by_key = {
-        key: tuple(sorted(rels, key=lambda r: (_RANK[r.resource_type], r.package != root, r.unique_id)))
+        key: tuple(
+            sorted(rels, key=lambda r: (_RANK[r.resource_type], r.package != root, r.unique_id))
+        )
         for key, rels in candidates.items()
     }
     by_schema_name: dict[tuple[str, str], list[TableRef]] = defaultdict(list)

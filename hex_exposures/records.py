@@ -44,7 +44,9 @@ class HexProject(NamedTuple):
         return cls(
             id=pid,
             title=str(data.get("title") or ""),
-            description=data.get("description") if isinstance(data.get("description"), str) else None,
+            description=data.get("description")
+            if isinstance(data.get("description"), str)
+            else None,
             type=str(data.get("type") or "PROJECT"),
             owner_email=_email(data.get("owner")),
             creator_email=_email(data.get("creator")),
@@ -161,4 +163,8 @@ class Settings(NamedTuple):
     def __repr__(self) -> str:
         # The token must never reach a log line or a traceback through a repr.
         shown = self._replace(hex_token="***" if self.hex_token else None)
-        return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in zip(self._fields, shown, strict=True)) + ")"
+        return (
+            "Settings("
+            + ", ".join(f"{k}={v!r}" for k, v in zip(self._fields, shown, strict=True))
+            + ")"
+        )

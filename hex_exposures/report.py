@@ -105,7 +105,9 @@ def changes(old_text: str | None, new_text: str) -> list[Change]:
     """Exposures added, removed and changed between two versions of the file."""
     before, after = managed_exposures(old_text), managed_exposures(new_text)
     out = []
-    for pid in sorted(set(before) | set(after), key=lambda p: str((after.get(p) or before[p])["name"])):
+    for pid in sorted(
+        set(before) | set(after), key=lambda p: str((after.get(p) or before[p])["name"])
+    ):
         a, b = before.get(pid), after.get(pid)
         if a is None and b is not None:
             out.append(Change(str(b["name"]), "added", _deps(b), (), ()))

@@ -12,7 +12,9 @@ def test_flag_beats_config_file_beats_default() -> None:
 
 
 def test_config_paths_are_relative_to_the_project_dir() -> None:
-    values = config.from_file_data({"from_snapshot": "snap.json"}, path="p/hex_exposures.yml", project_dir="p")
+    values = config.from_file_data(
+        {"from_snapshot": "snap.json"}, path="p/hex_exposures.yml", project_dir="p"
+    )
     assert values == {"from_snapshot": "p/snap.json"}
 
 
@@ -21,7 +23,9 @@ def test_include_context_accepts_a_comma_list_or_a_yaml_list() -> None:
         "APP_VIEW",
         "SCHEDULED_RUN",
     )
-    assert config.resolve({}, {"include_context": ["LOGIC_VIEW"]}).include_context == ("LOGIC_VIEW",)
+    assert config.resolve({}, {"include_context": ["LOGIC_VIEW"]}).include_context == (
+        "LOGIC_VIEW",
+    )
 
 
 @pytest.mark.parametrize(

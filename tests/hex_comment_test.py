@@ -30,7 +30,12 @@ def test_last_line_comment_is_parsed_and_stripped() -> None:
     text = 'select *\nfrom "DB"."S"."T"\nlimit 100\n' + _comment()
     c = hex_comment.parse(text)
     assert c is not None
-    assert (c.project_id, c.context, c.workspace, c.user_email) == (PID, "SCHEDULED_RUN", "acme", "jane@acme.com")
+    assert (c.project_id, c.context, c.workspace, c.user_email) == (
+        PID,
+        "SCHEDULED_RUN",
+        "acme",
+        "jane@acme.com",
+    )
     assert hex_comment.strip(text) == 'select *\nfrom "DB"."S"."T"\nlimit 100'
 
 

@@ -67,7 +67,8 @@ def source(
         "database": database,
         "schema": schema or source_name,
         "identifier": identifier or name,
-        "quoting": quoting or {"database": None, "schema": None, "identifier": None, "column": None},
+        "quoting": quoting
+        or {"database": None, "schema": None, "identifier": None, "column": None},
         "config": {"enabled": enabled},
     }
 

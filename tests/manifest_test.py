@@ -9,13 +9,19 @@ from tests.manifest_factory import manifest, model, seed, source
 
 
 def test_snowflake_keys_fold_unquoted_parts_to_upper_case() -> None:
-    idx = build_index(manifest(model("fct_orders", database="Analytics", schema="Marts")), "snowflake")
+    idx = build_index(
+        manifest(model("fct_orders", database="Analytics", schema="Marts")), "snowflake"
+    )
     assert list(idx.by_key) == [TableRef("ANALYTICS", "MARTS", "FCT_ORDERS")]
 
 
 def test_project_quoting_keeps_case_exact_on_snowflake() -> None:
-    m = manifest(model("fct_orders"), quoting={"database": False, "schema": False, "identifier": True})
-    assert list(build_index(m, "snowflake").by_key) == [TableRef("ANALYTICS", "MARTS", "fct_orders")]
+    m = manifest(
+        model("fct_orders"), quoting={"database": False, "schema": False, "identifier": True}
+    )
+    assert list(build_index(m, "snowflake").by_key) == [
+        TableRef("ANALYTICS", "MARTS", "fct_orders")
+    ]
 
 
 def test_source_quoting_overrides_project_default_per_part() -> None:
@@ -26,11 +32,15 @@ def test_source_quoting_overrides_project_default_per_part() -> None:
 
 def test_bigquery_keys_are_case_sensitive() -> None:
     m = manifest(model("Fct_Orders", database="My-Proj", schema="Dbt_Marts"), adapter="bigquery")
-    assert list(build_index(m, "bigquery").by_key) == [TableRef("My-Proj", "Dbt_Marts", "Fct_Orders")]
+    assert list(build_index(m, "bigquery").by_key) == [
+        TableRef("My-Proj", "Dbt_Marts", "Fct_Orders")
+    ]
 
 
 def test_alias_and_identifier_are_the_table_name_not_the_node_name() -> None:
-    m = manifest(model("orders_final", alias="orders"), source("s", "users", identifier="app_users"))
+    m = manifest(
+        model("orders_final", alias="orders"), source("s", "users", identifier="app_users")
+    )
     names = sorted(k.name for k in build_index(m, "snowflake").by_key)
     assert names == ["APP_USERS", "ORDERS"]
 

@@ -15,11 +15,17 @@ def _dep(m: dict, table: TableRef, warehouse: str = "snowflake") -> str | None:
 
 
 def test_full_name_matches_model() -> None:
-    assert _dep(manifest(model("fct_orders")), TableRef("ANALYTICS", "MARTS", "FCT_ORDERS")) == "ref('fct_orders')"
+    assert (
+        _dep(manifest(model("fct_orders")), TableRef("ANALYTICS", "MARTS", "FCT_ORDERS"))
+        == "ref('fct_orders')"
+    )
 
 
 def test_schema_and_name_match_when_unique() -> None:
-    assert _dep(manifest(model("fct_orders")), TableRef(None, "MARTS", "FCT_ORDERS")) == "ref('fct_orders')"
+    assert (
+        _dep(manifest(model("fct_orders")), TableRef(None, "MARTS", "FCT_ORDERS"))
+        == "ref('fct_orders')"
+    )
 
 
 def test_partial_name_fitting_two_relations_is_ambiguous_not_guessed() -> None:
@@ -31,9 +37,15 @@ def test_partial_name_fitting_two_relations_is_ambiguous_not_guessed() -> None:
 
 
 def test_versioned_model_pinned_to_the_version_queried() -> None:
-    m = manifest(model("dim_customers", version=1, latest=2), model("dim_customers", version=2, latest=2))
-    assert _dep(m, TableRef("ANALYTICS", "MARTS", "DIM_CUSTOMERS_V1")) == "ref('dim_customers', v=1)"
-    assert _dep(m, TableRef("ANALYTICS", "MARTS", "DIM_CUSTOMERS_V2")) == "ref('dim_customers', v=2)"
+    m = manifest(
+        model("dim_customers", version=1, latest=2), model("dim_customers", version=2, latest=2)
+    )
+    assert (
+        _dep(m, TableRef("ANALYTICS", "MARTS", "DIM_CUSTOMERS_V1")) == "ref('dim_customers', v=1)"
+    )
+    assert (
+        _dep(m, TableRef("ANALYTICS", "MARTS", "DIM_CUSTOMERS_V2")) == "ref('dim_customers', v=2)"
+    )
 
 
 def test_source_by_identifier() -> None:
@@ -42,7 +54,9 @@ def test_source_by_identifier() -> None:
 
 
 def test_seed_preferred_over_source_and_the_choice_is_noted() -> None:
-    m = manifest(source("ref", "country_codes", database="analytics", schema="marts"), seed("country_codes"))
+    m = manifest(
+        source("ref", "country_codes", database="analytics", schema="marts"), seed("country_codes")
+    )
     idx = build_index(m, "snowflake")
     match = resolve(TableRef("ANALYTICS", "MARTS", "COUNTRY_CODES"), idx)
     assert match.relation is not None and match.relation.resource_type == "seed"

@@ -25,8 +25,17 @@ PROJECT = {
 
 def test_dump_then_load_round_trips_records() -> None:
     p = HexProject.from_api(PROJECT)
-    q = HexQuery(p.id, "select 1", "DB", "S", 3, "2026-11-01T00:00:00Z", ("DB.S.T",), ("`p`.`d`.`t`",))
-    text = snapshot.dumps([p], [q], warehouse="snowflake", workspace="acme", hex_url="https://app.hex.tech", captured_at="now")
+    q = HexQuery(
+        p.id, "select 1", "DB", "S", 3, "2026-11-01T00:00:00Z", ("DB.S.T",), ("`p`.`d`.`t`",)
+    )
+    text = snapshot.dumps(
+        [p],
+        [q],
+        warehouse="snowflake",
+        workspace="acme",
+        hex_url="https://app.hex.tech",
+        captured_at="now",
+    )
     snap = snapshot.parse(json.loads(text), path="s.json")
     assert snap.projects == (p,) and snap.queries == (q,)
     assert snap.projects[0].trashed and snap.projects[0].status is None
@@ -38,11 +47,42 @@ def test_dump_then_load_round_trips_records() -> None:
     [
         ({"format": "other"}, "not a hex-exposures snapshot"),
         ({"format": "hex-exposures-snapshot", "version": 2}, "version 2 is not supported"),
-        ({"format": "hex-exposures-snapshot", "version": 1, "projects": {}, "queries": []}, "must be lists"),
-        ({"format": "hex-exposures-snapshot", "version": 1, "warehouse": "duckdb", "projects": [], "queries": []}, "'warehouse'"),
-        ({"format": "hex-exposures-snapshot", "version": 1, "projects": [{}], "queries": []}, "projects[0]"),
-        ({"format": "hex-exposures-snapshot", "version": 1, "projects": [], "queries": [{"project_id": 1}]}, "queries[0]"),
-        ({"format": "hex-exposures-snapshot", "version": 1, "projects": [], "queries": [{"run_count": "2"}]}, "run_count"),
+        (
+            {"format": "hex-exposures-snapshot", "version": 1, "projects": {}, "queries": []},
+            "must be lists",
+        ),
+        (
+            {
+                "format": "hex-exposures-snapshot",
+                "version": 1,
+                "warehouse": "duckdb",
+                "projects": [],
+                "queries": [],
+            },
+            "'warehouse'",
+        ),
+        (
+            {"format": "hex-exposures-snapshot", "version": 1, "projects": [{}], "queries": []},
+            "projects[0]",
+        ),
+        (
+            {
+                "format": "hex-exposures-snapshot",
+                "version": 1,
+                "projects": [],
+                "queries": [{"project_id": 1}],
+            },
+            "queries[0]",
+        ),
+        (
+            {
+                "format": "hex-exposures-snapshot",
+                "version": 1,
+                "projects": [],
+                "queries": [{"run_count": "2"}],
+            },
+            "run_count",
+        ),
     ],
 )
 def test_wrong_documents_are_refused_with_the_place(doc: object, needle: str) -> None:

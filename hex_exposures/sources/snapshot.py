@@ -35,15 +35,19 @@ def load(path: str) -> Snapshot:
     except OSError as err:
         raise SnapshotError(f"--from-snapshot: {path}: cannot read ({err.strerror})") from err
     except (ValueError, UnicodeDecodeError) as err:
-        raise SnapshotError(f"{path}: not a snapshot: invalid JSON ({str(err).splitlines()[0]})") from None
+        raise SnapshotError(
+            f"{path}: not a snapshot: invalid JSON ({str(err).splitlines()[0]})"
+        ) from None
     return parse(data, path=path)
 
 
 def parse(data: object, *, path: str) -> Snapshot:
     if not isinstance(data, Mapping) or data.get("format") != FORMAT:
-        raise SnapshotError(f"{path}: not a hex-exposures snapshot (expected \"format\": \"{FORMAT}\")")
+        raise SnapshotError(f'{path}: not a hex-exposures snapshot (expected "format": "{FORMAT}")')
     if data.get("version") != VERSION:
-        raise SnapshotError(f"{path}: snapshot version {data.get('version')!r} is not supported (expected {VERSION})")
+        raise SnapshotError(
+            f"{path}: snapshot version {data.get('version')!r} is not supported (expected {VERSION})"
+        )
     warehouse = data.get("warehouse")
     if warehouse is not None and warehouse not in WAREHOUSES:
         raise SnapshotError(f"{path}: field 'warehouse' must be one of {', '.join(WAREHOUSES)}")
@@ -131,7 +135,10 @@ def dumps(
                 "tables": list(q.tables),
                 **({"fallback_tables": list(q.fallback_tables)} if q.fallback_tables else {}),
             }
-            for q in sorted(queries, key=lambda q: (q.project_id, q.query_text, q.database or "", q.schema or ""))
+            for q in sorted(
+                queries,
+                key=lambda q: (q.project_id, q.query_text, q.database or "", q.schema or ""),
+            )
         ],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
