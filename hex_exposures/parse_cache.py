@@ -1,0 +1,215 @@
+"""The parse cache on disk, so a second sync parses nothing it parsed before.
+
+One sqlite3 file, ``<project>/<target-path>/hex_exposures_parse_cache/parse_cache.sqlite3``,
+mapping `sql_tables.cache_key` (a hash of the text and the dialect) to the `Extraction`.
+Values are pickled and read back by an unpickler that builds only the record types below
+(the "Restricting Globals" recipe of the pickle documentation), so a planted file cannot run
+code. A stamp made of the cache format, the sqlglot version, the hex-exposures version and a
+digest of the extractor's source must equal ours, or the file is ignored and rewritten. A
+corrupt or unreadable file is ignored too (a debug line says why), never an error: the folder
+is always safe to delete.
+
+Entries not used for `KEEP_SAVES` saves are dropped, so the file holds about one history
+window's texts rather than growing forever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import io
+import logging
+import os
+import pickle
+import sqlite3
+import tempfile
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+from . import __version__, identifiers, sql_tables
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+DIRNAME = "hex_exposures_parse_cache"
+FILENAME = "parse_cache.sqlite3"
+KEEP_SAVES = 5
+_ALLOWED = {
+    ("hex_exposures.sql_tables", "Extraction"),
+    ("hex_exposures.records", "TableRef"),
+    ("builtins", "frozenset"),
+    ("builtins", "set"),
+}
+
+
+@functools.cache
+def stamp() -> str:
+    """What an entry's meaning depends on; any change discards the cache.
+
+    Computed once per process, so it describes the code this process runs even if the
+    source files change on disk meanwhile (an editable install being edited).
+    """
+    import sqlglot
+
+    digest = hashlib.sha256()
+    for module in (sql_tables, identifiers):
+        path = getattr(module, "__file__", None)
+        if path:
+            with contextlib.suppress(OSError), open(path, "rb") as f:
+                digest.update(f.read())
+    return f"{FORMAT}:{sqlglot.__version__}:{__version__}:{digest.hexdigest()[:16]}"
+
+
+def cache_path(project_dir: str, target_path: str) -> str:
+    return os.path.join(project_dir, target_path, DIRNAME, FILENAME)
+
+
+class _Unpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _ALLOWED:
+            raise pickle.UnpicklingError(f"{module}.{name} is not allowed in the parse cache")
+        return super().find_class(module, name)
+
+
+def _decode(raw: bytes) -> Any:
+    value = _Unpickler(io.BytesIO(raw)).load()
+    if not isinstance(value, sql_tables.Extraction):
+        raise pickle.UnpicklingError("not an Extraction")
+    return value
+
+
+class ParseCache(MutableMapping[str, "sql_tables.Extraction"]):
+    """A mapping loaded from one file and saved back by `save()`; plain dict speed between.
+
+    Stored values stay pickled until asked for, so loading 100,000 entries costs one query.
+    """
+
+    def __init__(self, path: str | None = None) -> None:
+        self.path = path
+        self.stamp = stamp()
+        self._stored: dict[str, tuple[bytes, int]] = {}  # key -> (pickle, last save used)
+        self._values: dict[str, sql_tables.Extraction] = {}  # decoded or set this run
+        self._new: set[str] = set()
+        self._used: set[str] = set()
+        self._run = 0
+        if path:
+            self._load(path)
+
+    @classmethod
+    def for_project(cls, project_dir: str, target_path: str) -> ParseCache:
+        return cls(cache_path(project_dir, target_path))
+
+    # --- the mapping ----------------------------------------------------------------------
+
+    def __getitem__(self, key: str) -> sql_tables.Extraction:
+        value = self._values.get(key)
+        if value is None:
+            raw = self._stored[key][0]  # KeyError: a miss
+            try:
+                value = _decode(raw)
+            except Exception as err:  # any bad entry is a miss, never an error
+                log.debug("parse cache: dropping an unreadable entry (%s)", err)
+                del self._stored[key]
+                raise KeyError(key) from None
+            self._values[key] = value
+        self._used.add(key)
+        return value
+
+    def __setitem__(self, key: str, value: sql_tables.Extraction) -> None:
+        self._values[key] = value
+        self._new.add(key)
+        self._used.add(key)
+
+    def __delitem__(self, key: str) -> None:
+        found = self._stored.pop(key, None) is not None
+        found = self._values.pop(key, None) is not None or found
+        self._new.discard(key)
+        self._used.discard(key)
+        if not found:
+            raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._values
+        yield from (k for k in self._stored if k not in self._values)
+
+    def __len__(self) -> int:
+        return len(self._values) + sum(1 for k in self._stored if k not in self._values)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._values or key in self._stored
+
+    # --- the file -------------------------------------------------------------------------
+
+    def _load(self, path: str) -> None:
+        if not os.path.exists(path):
+            return
+        try:
+            con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+                if meta.get("stamp") != self.stamp:
+                    log.debug("parse cache: %s is from another version; starting afresh", path)
+                    return
+                run = int(meta.get("run", "0"))
+                rows = con.execute("SELECT key, value, last_run FROM entries").fetchall()
+            finally:
+                con.close()
+        except (sqlite3.Error, ValueError, OSError) as err:
+            log.debug("parse cache: ignoring %s (%s)", path, err)
+            return
+        self._run = run
+        self._stored = {k: (v, r) for k, v, r in rows if isinstance(v, bytes)}
+
+    def save(self) -> bool:
+        """Write the file when this run parsed something new; False when nothing was written.
+
+        The new file is built beside the old one and renamed over it, so a reader never sees
+        half a cache; a failure to write is logged at debug level and otherwise ignored.
+        """
+        if not self.path or not self._new:
+            return False
+        run = self._run + 1
+        rows: list[tuple[str, bytes, int]] = []
+        for key in self._used:
+            if key in self._new:
+                rows.append((key, pickle.dumps(self._values[key], protocol=5), run))
+            elif key in self._stored:
+                rows.append((key, self._stored[key][0], run))
+        for key, (raw, last) in self._stored.items():
+            if key not in self._used and last > run - KEEP_SAVES:
+                rows.append((key, raw, last))
+        folder = os.path.dirname(os.path.abspath(self.path))
+        tmp = None
+        try:
+            os.makedirs(folder, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".parse_cache.", suffix=".tmp", dir=folder)
+            os.close(fd)
+            con = sqlite3.connect(tmp)
+            try:
+                con.execute("PRAGMA journal_mode=OFF")
+                con.execute("PRAGMA synchronous=OFF")
+                con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+                con.execute(
+                    "CREATE TABLE entries (key TEXT PRIMARY KEY, value BLOB, last_run INTEGER)"
+                )
+                con.executemany(
+                    "INSERT INTO meta VALUES (?, ?)", [("stamp", self.stamp), ("run", str(run))]
+                )
+                con.executemany("INSERT INTO entries VALUES (?, ?, ?)", rows)
+                con.commit()
+            finally:
+                con.close()
+            os.replace(tmp, self.path)
+            tmp = None
+        except (sqlite3.Error, OSError) as err:
+            log.debug("parse cache: cannot write %s (%s)", self.path, err)
+            return False
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+        self._run = run
+        self._stored = {k: (v, r) for k, v, r in rows}
+        self._new.clear()
+        return True
