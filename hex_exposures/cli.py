@@ -25,7 +25,12 @@ from .records import HexProject, HexQuery, Settings
 log = logging.getLogger("hex_exposures")
 F = TypeVar("F", bound=Callable[..., Any])
 _SECRETS: set[str] = set()
-_SECRET_ENV = ("HEX_API_TOKEN", "SNOWFLAKE_PASSWORD", "SNOWFLAKE_PRIVATE_KEY_FILE_PWD", "SNOWFLAKE_TOKEN")
+_SECRET_ENV = (
+    "HEX_API_TOKEN",
+    "SNOWFLAKE_PASSWORD",
+    "SNOWFLAKE_PRIVATE_KEY_FILE_PWD",
+    "SNOWFLAKE_TOKEN",
+)
 
 
 def scrub(text: str) -> str:
@@ -46,27 +51,100 @@ class _ScrubFilter(logging.Filter):
 def shared_options(f: F) -> F:
     """The options every pipeline command takes (SPEC "Shared options"), written once."""
     options = [
-        click.option("--project-dir", envvar="DBT_PROJECT_DIR", type=click.Path(file_okay=False), help="The dbt project (default: current directory)."),
-        click.option("--manifest", help="manifest.json (default: <project-dir>/<target-path>/manifest.json)."),
-        click.option("--parse/--no-parse", "parse", default=None, help="Run `dbt parse` first to (re)build the manifest."),
-        click.option("--profiles-dir", help="profiles.yml folder for --parse (default: the project's own, else dbt's)."),
-        click.option("--output", help="The exposures file (default: <first model-path>/hex_exposures.yml)."),
-        click.option("--config", "config_file", help="Config file (default: <project-dir>/hex_exposures.yml when present)."),
-        click.option("--hex-url", envvar="HEX_URL", help="Hex base URL (default https://app.hex.tech)."),
-        click.option("--hex-token", envvar="HEX_API_TOKEN", help="Hex API token (env HEX_API_TOKEN; never put it in the config file)."),
-        click.option("--workspace", envvar="HEX_WORKSPACE", help="Workspace for project URLs (default: learned from query comments, else /v1/users/me)."),
-        click.option("--warehouse", envvar="HEX_EXPOSURES_WAREHOUSE", type=click.Choice(["snowflake", "bigquery"]), help="Default: the manifest's adapter_type."),
+        click.option(
+            "--project-dir",
+            envvar="DBT_PROJECT_DIR",
+            type=click.Path(file_okay=False),
+            help="The dbt project (default: current directory).",
+        ),
+        click.option(
+            "--manifest", help="manifest.json (default: <project-dir>/<target-path>/manifest.json)."
+        ),
+        click.option(
+            "--parse/--no-parse",
+            "parse",
+            default=None,
+            help="Run `dbt parse` first to (re)build the manifest.",
+        ),
+        click.option(
+            "--profiles-dir",
+            help="profiles.yml folder for --parse (default: the project's own, else dbt's).",
+        ),
+        click.option(
+            "--output", help="The exposures file (default: <first model-path>/hex_exposures.yml)."
+        ),
+        click.option(
+            "--config",
+            "config_file",
+            help="Config file (default: <project-dir>/hex_exposures.yml when present).",
+        ),
+        click.option(
+            "--hex-url", envvar="HEX_URL", help="Hex base URL (default https://app.hex.tech)."
+        ),
+        click.option(
+            "--hex-token",
+            envvar="HEX_API_TOKEN",
+            help="Hex API token (env HEX_API_TOKEN; never put it in the config file).",
+        ),
+        click.option(
+            "--workspace",
+            envvar="HEX_WORKSPACE",
+            help="Workspace for project URLs (default: learned from query comments, else /v1/users/me).",
+        ),
+        click.option(
+            "--warehouse",
+            envvar="HEX_EXPOSURES_WAREHOUSE",
+            type=click.Choice(["snowflake", "bigquery"]),
+            help="Default: the manifest's adapter_type.",
+        ),
         click.option("--days", type=int, help="Days of query history to read (default 14)."),
-        click.option("--from-snapshot", help="Read Hex projects and queries from a snapshot file instead of the network."),
-        click.option("--include-context", help="Hex run contexts that count, comma-separated, or * (default SCHEDULED_RUN,APP_VIEW,LOGIC_VIEW)."),
-        click.option("--format", "format_", type=click.Choice(["text", "json"]), help="Output format for check and report (default text)."),
-        click.option("--queried-tables/--no-queried-tables", "queried_tables", default=None, help="Use Hex's queriedTables API (Enterprise) as evidence (default on)."),
-        click.option("--include-components/--no-include-components", "include_components", default=None, help="List Hex components too (default on)."),
+        click.option(
+            "--from-snapshot",
+            help="Read Hex projects and queries from a snapshot file instead of the network.",
+        ),
+        click.option(
+            "--include-context",
+            help="Hex run contexts that count, comma-separated, or * (default SCHEDULED_RUN,APP_VIEW,LOGIC_VIEW).",
+        ),
+        click.option(
+            "--format",
+            "format_",
+            type=click.Choice(["text", "json"]),
+            help="Output format for check and report (default text).",
+        ),
+        click.option(
+            "--queried-tables/--no-queried-tables",
+            "queried_tables",
+            default=None,
+            help="Use Hex's queriedTables API (Enterprise) as evidence (default on).",
+        ),
+        click.option(
+            "--include-components/--no-include-components",
+            "include_components",
+            default=None,
+            help="List Hex components too (default on).",
+        ),
         click.option("--snowflake-connection", help="connections.toml connection name."),
-        click.option("--account-usage", help="Schema holding QUERY_HISTORY (default SNOWFLAKE.ACCOUNT_USAGE)."),
-        click.option("--access-history/--no-access-history", "access_history", default=None, help="Use ACCOUNT_USAGE.ACCESS_HISTORY (default: when readable)."),
-        click.option("--bigquery-project", multiple=True, help="Project whose jobs to read (repeatable; default: the manifest's databases)."),
-        click.option("--bigquery-region", multiple=True, help="Region of the jobs views (repeatable; default us)."),
+        click.option(
+            "--account-usage",
+            help="Schema holding QUERY_HISTORY (default SNOWFLAKE.ACCOUNT_USAGE).",
+        ),
+        click.option(
+            "--access-history/--no-access-history",
+            "access_history",
+            default=None,
+            help="Use ACCOUNT_USAGE.ACCESS_HISTORY (default: when readable).",
+        ),
+        click.option(
+            "--bigquery-project",
+            multiple=True,
+            help="Project whose jobs to read (repeatable; default: the manifest's databases).",
+        ),
+        click.option(
+            "--bigquery-region",
+            multiple=True,
+            help="Region of the jobs views (repeatable; default us).",
+        ),
         click.option("--verbose", "-v", is_flag=True, default=None, help="Debug log on stderr."),
         click.option("--quiet", "-q", is_flag=True, default=None, help="Print errors only."),
     ]
@@ -91,7 +169,9 @@ def settings_from(kwargs: Mapping[str, Any]) -> Settings:
             with open(path, encoding="utf-8") as f:
                 data = YAML(typ="safe", pure=True).load(f)
         except (OSError, YAMLError, UnicodeDecodeError) as err:
-            raise ConfigError(f"{path}: cannot be read as YAML: {str(err).splitlines()[0]}") from err
+            raise ConfigError(
+                f"{path}: cannot be read as YAML: {str(err).splitlines()[0]}"
+            ) from err
         file_values = config.from_file_data(data, path=path, project_dir=project_dir)
     settings = config.resolve(values, file_values)
     if settings.hex_token:
@@ -113,6 +193,9 @@ def _setup_logging(settings: Settings) -> None:
     handler.setFormatter(logging.Formatter("hex-exposures: %(message)s"))
     handler.addFilter(_ScrubFilter())
     log.addHandler(handler)
+    # sqlglot logs a warning per odd construct it meets; thousands of Hex queries would bury
+    # our own lines. Parse failures are counted and reported by us instead.
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 
 class Inputs(NamedTuple):
@@ -124,12 +207,17 @@ class Inputs(NamedTuple):
     queries: Sequence[HexQuery]
     warehouse: str
     workspace: str | None
+    hex_url: str  # --hex-url, else the snapshot's, for project URLs
 
 
 def _paths(settings: Settings) -> tuple[str, str, files.ProjectPaths]:
     dbt = files.read_dbt_project(settings.project_dir)
-    manifest = settings.manifest or os.path.join(settings.project_dir, dbt.target_path, "manifest.json")
-    output = settings.output or os.path.join(settings.project_dir, dbt.model_paths[0], "hex_exposures.yml")
+    manifest = settings.manifest or os.path.join(
+        settings.project_dir, dbt.target_path, "manifest.json"
+    )
+    output = settings.output or os.path.join(
+        settings.project_dir, dbt.model_paths[0], "hex_exposures.yml"
+    )
     return manifest, output, dbt
 
 
@@ -140,9 +228,11 @@ def _load_manifest(settings: Settings) -> tuple[Mapping[str, Any], str, str]:
 
         target = os.path.dirname(os.path.abspath(manifest_path))
         log.info("running dbt parse in %s", settings.project_dir)
-        dbt_runner.parse(settings.project_dir, profiles_dir=settings.profiles_dir, target_path=target)
+        dbt_runner.parse(
+            settings.project_dir, profiles_dir=settings.profiles_dir, target_path=target
+        )
     elif os.path.isfile(manifest_path):
-        newest = files.newest_source_mtime(settings.project_dir, dbt.model_paths)
+        newest = files.newest_source_mtime(settings.project_dir, dbt.model_paths, ignore=output)
         if newest > os.stat(manifest_path).st_mtime:
             log.warning(
                 "%s is older than the project's models; pass --parse to rebuild it first",
@@ -159,6 +249,7 @@ def _progress(settings: Settings) -> Callable[[str], None] | None:
 
 def gather(settings: Settings, *, need_manifest: bool = True) -> Inputs:
     """Read the manifest, then Hex projects and queries (snapshot or live). Writes nothing."""
+    hex_url = settings.hex_url
     try:
         manifest, manifest_path, output = _load_manifest(settings)
     except ManifestError:
@@ -170,7 +261,12 @@ def gather(settings: Settings, *, need_manifest: bool = True) -> Inputs:
 
         snap = snapshot.load(settings.from_snapshot)
         warehouse = pipeline.choose_warehouse(settings, manifest, snap.warehouse)
-        projects, queries, workspace = snap.projects, snap.queries, settings.workspace or snap.workspace
+        projects: Sequence[HexProject] = snap.projects
+        queries: Sequence[HexQuery] = snap.queries
+        workspace = settings.workspace or snap.workspace
+        default_url = Settings._field_defaults["hex_url"]
+        if settings.hex_url == default_url and snap.hex_url:
+            hex_url = snap.hex_url
     else:
         projects, queries, warehouse, workspace = _live(settings, manifest)
     return Inputs(
@@ -182,6 +278,7 @@ def gather(settings: Settings, *, need_manifest: bool = True) -> Inputs:
         queries=queries,
         warehouse=warehouse,
         workspace=workspace,
+        hex_url=hex_url,
     )
 
 
@@ -204,7 +301,9 @@ def _live(
             wh.close()
         if settings.queried_tables:
             queries += hex_source.queried_tables(projects, warehouse)
-        workspace = settings.workspace or pipeline.learn_workspace(queries) or hex_source.workspace()
+        workspace = (
+            settings.workspace or pipeline.learn_workspace(queries) or hex_source.workspace()
+        )
     finally:
         hex_source.close()
         if progress:
@@ -213,19 +312,27 @@ def _live(
 
 
 def compute(settings: Settings) -> tuple[Inputs, files.Existing, pipeline.RunResult]:
+    from .parallel import parallel_extractor
+    from .parse_cache import ParseCache
+
     inputs = gather(settings)
     existing = files.read_existing(inputs.output)
+    # Parses persist under <target-path>/ (safe to delete); large batches use every core.
+    target = files.read_dbt_project(settings.project_dir).target_path
+    cache = ParseCache.for_project(settings.project_dir, target)
     result = pipeline.run(
         inputs.manifest,
         inputs.projects,
         inputs.queries,
-        settings=settings,
+        settings=settings._replace(hex_url=inputs.hex_url),
         existing=existing.text,
         output_path=inputs.output_display,
-        cache={},
+        cache=cache,
         workspace=inputs.workspace,
         warehouse=inputs.warehouse,
+        extractor=parallel_extractor,
     )
+    cache.save()
     return inputs, existing, result
 
 
@@ -302,13 +409,19 @@ def report_command(settings: Settings) -> int:
     from . import report
 
     _inputs, _existing, result = compute(settings)
-    text = report.report_json(result.report) if settings.format == "json" else report.report_text(result.report)
+    text = (
+        report.report_json(result.report)
+        if settings.format == "json"
+        else report.report_text(result.report)
+    )
     click.echo(text)
     return 0
 
 
 @cli.command()
-@click.option("-o", "--output-file", "output_file", required=True, help="Where to write the snapshot JSON.")
+@click.option(
+    "-o", "--output-file", "output_file", required=True, help="Where to write the snapshot JSON."
+)
 @shared_options
 def snapshot(output_file: str, **kwargs: Any) -> int:
     """Capture Hex projects and grouped Hex queries into one JSON file with no secrets."""
@@ -321,11 +434,13 @@ def snapshot(output_file: str, **kwargs: Any) -> int:
         inputs.queries,
         warehouse=inputs.warehouse,
         workspace=inputs.workspace,
-        hex_url=settings.hex_url,
+        hex_url=inputs.hex_url,
         captured_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
     files.write_if_changed(output_file, text, files.read_existing(output_file))
-    log.info("wrote %s: %d projects, %d queries", output_file, len(inputs.projects), len(inputs.queries))
+    log.info(
+        "wrote %s: %d projects, %d queries", output_file, len(inputs.projects), len(inputs.queries)
+    )
     return 0
 
 
@@ -355,6 +470,10 @@ def _errors() -> Iterator[list[int]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     with _errors() as code:
-        result = cli.main(args=list(argv) if argv is not None else None, prog_name="hex-exposures", standalone_mode=False)
+        result = cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="hex-exposures",
+            standalone_mode=False,
+        )
         code[0] = result if isinstance(result, int) else 0
     return code[0]

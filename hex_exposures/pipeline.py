@@ -56,7 +56,9 @@ class RunResult(NamedTuple):
     warehouse: str
 
 
-Extractor = Callable[[Sequence[str], str, MutableMapping[str, Any] | None], list["sql_tables.Extraction"]]
+Extractor = Callable[
+    [Sequence[str], str, MutableMapping[str, Any] | None], list["sql_tables.Extraction"]
+]
 
 
 def extract_distinct(
@@ -75,7 +77,9 @@ def extract_distinct(
     return out
 
 
-def choose_warehouse(settings: Settings, manifest: Mapping[str, Any], hint: str | None = None) -> str:
+def choose_warehouse(
+    settings: Settings, manifest: Mapping[str, Any], hint: str | None = None
+) -> str:
     """--warehouse, else the snapshot's warehouse, else the manifest's adapter_type."""
     for value, where in (
         (settings.warehouse, "--warehouse"),
@@ -99,6 +103,11 @@ def learn_workspace(queries: Iterable[HexQuery]) -> str | None:
         comment = hex_comment.parse(q.query_text) if q.query_text else None
         if comment and comment.workspace:
             seen[comment.workspace] += 1
+    return _most_common(seen)
+
+
+def _most_common(seen: Counter[str]) -> str | None:
+    """Most often seen; ties broken by name so the result never depends on order."""
     return min(seen, key=lambda w: (-seen[w], w)) if seen else None
 
 
@@ -128,8 +137,8 @@ def run(
     warehouse = warehouse or choose_warehouse(settings, manifest)
     index = build_index(manifest, warehouse)
     queries = list(queries)
-    workspace = settings.workspace or workspace or learn_workspace(queries)
     include = set(settings.include_context)
+    seen_workspaces: Counter[str] = Counter()
 
     # 1. Comments and contexts: which query belongs to which project, and counts.
     skipped_no_comment = skipped_context = 0
@@ -142,12 +151,15 @@ def run(
             if comment is None or not (comment.project_id or pid):
                 skipped_no_comment += 1
                 continue
+            if comment.workspace:
+                seen_workspaces[comment.workspace] += 1
             if comment.context and ALL_CONTEXTS not in include and comment.context not in include:
                 skipped_context += 1
                 continue
             pid = pid or comment.project_id or ""
             sql = hex_comment.strip(q.query_text, comment)
         kept.append((q, pid, sql))
+    workspace = settings.workspace or workspace or _most_common(seen_workspaces)
 
     # 2. Tables: parse each distinct text once, then qualify from each row's context.
     distinct = sorted({sql for _, _, sql in kept if sql})
@@ -170,7 +182,9 @@ def run(
                     if len(unparsed_examples) < 5:
                         unparsed_examples.append(f"{pid}: {ext.error}")
             ev.tables.update(
-                sql_tables.qualify(ext.tables, warehouse=warehouse, database=q.database, schema=q.schema)
+                sql_tables.qualify(
+                    ext.tables, warehouse=warehouse, database=q.database, schema=q.schema
+                )
             )
         named = [t for t in (parse_table_name(x, warehouse) for x in extra) if t is not None]
         ev.tables.update(
@@ -188,15 +202,16 @@ def run(
     plans: dict[str, tuple[HexProject, tuple[str, ...]]] = {}
     reports: dict[str, ProjectReport] = {}
     for project in sorted(projects, key=lambda p: p.id):
-        ev = evidence.get(project.id)
-        matches = [_resolve_cached(t, index, resolved_cache) for t in sorted(ev.tables)] if ev else []
+        found = evidence.get(project.id)
+        tables = sorted(found.tables, key=_table_order) if found else []
+        matches = [_resolve_cached(t, index, resolved_cache) for t in tables]
         nodes = sorted({m.relation.unique_id for m in matches if m.relation})
         deps = tuple(sorted({dependency(m.relation, index) for m in matches if m.relation}))
         unmatched = tuple(str(m.table) for m in matches if m.relation is None)
         notes = tuple(sorted({f"{m.table}: {m.note}" for m in matches if m.note}))
         if project.trashed or project.archived:
             status = "trashed" if project.trashed else "archived"
-        elif ev is None or (ev.queries == 0 and not ev.tables):
+        elif found is None or (found.queries == 0 and not found.tables):
             prior = managed.get(project.id)
             status = "kept" if prior else "not_run"
             deps = prior.depends_on if prior else ()
@@ -213,9 +228,9 @@ def run(
             nodes=tuple(nodes),
             unmatched=unmatched,
             notes=notes,
-            queries=ev.queries if ev else 0,
-            runs=ev.runs if ev else 0,
-            unparsed=ev.unparsed if ev else 0,
+            queries=found.queries if found else 0,
+            runs=found.runs if found else 0,
+            unparsed=found.unparsed if found else 0,
         )
 
     names = expo.assign_names(
@@ -251,6 +266,11 @@ def run(
         unparsed_examples=tuple(unparsed_examples),
     )
     return RunResult(text=text, exposures=tuple(built), report=report, warehouse=warehouse)
+
+
+def _table_order(t: TableRef) -> tuple[str, str, str]:
+    """Sort key: a one- or two-part name (no context to qualify it) has None parts."""
+    return (t.database or "", t.schema or "", t.name)
 
 
 def _resolve_cached(table: TableRef, index: ManifestIndex, memo: dict[TableRef, Match]) -> Match:
