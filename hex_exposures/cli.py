@@ -250,16 +250,18 @@ def _progress(settings: Settings) -> Callable[[str], None] | None:
 def gather(settings: Settings, *, need_manifest: bool = True) -> Inputs:
     """Read the manifest, then Hex projects and queries (snapshot or live). Writes nothing."""
     hex_url = settings.hex_url
+    snap = None
+    if settings.from_snapshot:
+        from .sources import snapshot
+
+        snap = snapshot.load(settings.from_snapshot)  # before a slow --parse: fail fast
     try:
         manifest, manifest_path, output = _load_manifest(settings)
     except ManifestError:
         if need_manifest or not settings.warehouse:
             raise
         manifest, manifest_path, output = {}, "", settings.output or ""
-    if settings.from_snapshot:
-        from .sources import snapshot
-
-        snap = snapshot.load(settings.from_snapshot)
+    if snap is not None:
         warehouse = pipeline.choose_warehouse(settings, manifest, snap.warehouse)
         projects: Sequence[HexProject] = snap.projects
         queries: Sequence[HexQuery] = snap.queries
