@@ -19,7 +19,7 @@ from typing import Any, NamedTuple, TypeVar
 import click
 
 from . import __version__, config, files, pipeline
-from .errors import ConfigError, HexExposuresError, ManifestError
+from .errors import ConfigError, DbtError, HexExposuresError, ManifestError
 from .records import HexProject, HexQuery, Settings
 
 log = logging.getLogger("hex_exposures")
@@ -228,9 +228,21 @@ def _load_manifest(settings: Settings) -> tuple[Mapping[str, Any], str, str]:
 
         target = os.path.dirname(os.path.abspath(manifest_path))
         log.info("running dbt parse in %s", settings.project_dir)
-        dbt_runner.parse(
-            settings.project_dir, profiles_dir=settings.profiles_dir, target_path=target
-        )
+        try:
+            dbt_runner.parse(
+                settings.project_dir, profiles_dir=settings.profiles_dir, target_path=target
+            )
+        except DbtError as err:
+            # A broken exposures file (say, a hand-added ref to a model that is gone) makes
+            # dbt parse fail, and sync is how it gets repaired: fall back to the last manifest.
+            ours = os.path.relpath(output, settings.project_dir).replace(os.sep, "/")
+            if ours not in str(err) or not os.path.isfile(manifest_path):
+                raise
+            log.warning(
+                "dbt parse fails on %s itself; using the previous %s to rewrite it",
+                ours,
+                os.path.relpath(manifest_path),
+            )
     elif os.path.isfile(manifest_path):
         newest = files.newest_source_mtime(settings.project_dir, dbt.model_paths, ignore=output)
         if newest > os.stat(manifest_path).st_mtime:
@@ -374,33 +386,118 @@ def sync(settings: Settings) -> int:
 
 
 @cli.command()
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="No network: check against the snapshot when one is configured, else check the "
+    "file's shape and that every dependency is a node in the manifest (for pre-commit).",
+)
 @shared_options
-@command
-def check(settings: Settings) -> int:
+def check(offline: bool, **kwargs: Any) -> int:
     """Exit 1 and print a diff when the exposures file differs from what sync would write."""
     from . import report
 
-    inputs, existing, result = compute(settings)
-    diff = report.unified_diff(existing.text, result.text, path=inputs.output_display)
-    items = report.changes(existing.text, result.text) if diff else []
+    settings = settings_from(kwargs)
+    problems: list[str] = []
+    if offline and not settings.from_snapshot:
+        path, existing, new_text, problems = _offline(settings)
+    else:
+        inputs, existing, result = compute(settings)
+        path, new_text = inputs.output_display, result.text
+    diff = report.unified_diff(existing.text, new_text, path=path)
+    items = report.changes(existing.text, new_text) if diff else []
+    differs = bool(diff or problems)
     if settings.format == "json":
+        counts = {k: sum(1 for c in items if c.kind == k) for k in ("added", "removed", "changed")}
+        doc = {
+            "up_to_date": not differs,
+            "path": path,
+            "summary": counts,
+            "changes": [c._asdict() for c in items],
+            "problems": problems,
+            "diff": diff,
+        }
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+    elif differs:
+        for line in problems:
+            click.echo(line)
+        if diff:
+            click.echo(_colour_diff(diff), nl=False)
+            click.echo(report.changes_text(items))
+        hint = "fix the file by hand" if offline and not settings.from_snapshot else ""
         click.echo(
-            json.dumps(
-                {
-                    "up_to_date": not diff,
-                    "path": inputs.output_display,
-                    "changes": [c._asdict() for c in items],
-                    "diff": diff,
-                },
-                indent=2,
-                ensure_ascii=False,
-            )
+            f"{path} is out of date: run `hex-exposures sync`" + (f" or {hint}" if hint else ""),
+            err=True,
         )
-    elif diff:
-        click.echo(diff, nl=False)
-        click.echo(report.changes_text(items))
-        click.echo(f"{inputs.output_display} is out of date: run `hex-exposures sync`", err=True)
-    return 1 if diff else 0
+    return 1 if differs else 0
+
+
+def _offline(settings: Settings) -> tuple[str, files.Existing, str, list[str]]:
+    """check --offline without a snapshot: the file against the manifest, no network."""
+    from .validate import offline_expected
+
+    manifest, _manifest_path, output = _load_manifest(settings)
+    warehouse = pipeline.choose_warehouse(settings, manifest)
+    path = os.path.relpath(output, settings.project_dir)
+    existing = files.read_existing(output)
+    if existing.text is None:
+        log.info("%s does not exist yet: nothing to check offline", path)
+        return path, existing, "", []
+    text, problems = offline_expected(manifest, existing.text, warehouse=warehouse, path=path)
+    return path, existing, text, problems
+
+
+def _colour_diff(diff: str) -> str:
+    """Colour a unified diff; click strips the colour again when stdout is not a terminal."""
+    out = []
+    for line in diff.splitlines(keepends=True):
+        if line.startswith(("+++", "---")):
+            out.append(click.style(line, bold=True))
+        elif line.startswith("+"):
+            out.append(click.style(line, fg="green"))
+        elif line.startswith("-"):
+            out.append(click.style(line, fg="red"))
+        elif line.startswith("@@"):
+            out.append(click.style(line, fg="cyan"))
+        else:
+            out.append(line)
+    return "".join(out)
+
+
+@cli.command()
+@shared_options
+@command
+def validate(settings: Settings) -> int:
+    """Run `dbt parse` and fail if a managed exposure lost a dependency or a name is reused."""
+    from . import dbt_runner
+    from .errors import DbtError
+    from .validate import dbt_problems, managed_items
+
+    manifest_path, output, _dbt = _paths(settings)
+    try:
+        dbt_runner.parse(
+            settings.project_dir,
+            profiles_dir=settings.profiles_dir,
+            target_path=os.path.dirname(os.path.abspath(manifest_path)),
+        )
+    except DbtError as err:
+        click.echo(scrub(str(err)))
+        return 1
+    manifest = files.read_manifest(manifest_path)
+    existing = files.read_existing(output)
+    path = os.path.relpath(output, settings.project_dir)
+    problems = dbt_problems(manifest, existing.text, path=path)
+    for line in problems:
+        click.echo(line)
+    if problems:
+        log.error("%s: %d problem(s); dbt parse alone would not have failed", path, len(problems))
+        return 1
+    log.info(
+        "%s: dbt parse passed; all %d managed exposures keep every dependency",
+        path,
+        len(managed_items(existing.text)),
+    )
+    return 0
 
 
 @cli.command(name="report")

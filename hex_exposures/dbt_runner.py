@@ -27,7 +27,9 @@ def parse(
     except ImportError as err:  # pragma: no cover - dbt-core is a hard dependency
         raise MissingExtraError("dbt-core", "all") from err
     os.environ.setdefault("DO_NOT_TRACK", "1")
-    args = ["parse", "--project-dir", project_dir, "--quiet"]
+    # Errors come back in result.exception and are quoted in ours; dbt printing them too
+    # would say everything twice.
+    args = ["parse", "--project-dir", project_dir, "--quiet", "--log-level", "none"]
     profiles = profiles_dir_for(project_dir, profiles_dir)
     if profiles:
         args += ["--profiles-dir", profiles]
