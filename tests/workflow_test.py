@@ -191,3 +191,27 @@ def test_check_text_has_no_colour_when_not_a_terminal(
     code, out, _ = cli(project, "check", "--no-parse", capsys=capsys)
     assert code == 1 and "\x1b[" not in out
     assert "+      - ref('fct_sessions')" in out
+
+
+# --- a stale manifest -----------------------------------------------------------------------
+
+
+def test_a_manifest_older_than_a_model_warns_and_names_parse(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+    import time
+
+    manifest = project / "target" / "manifest.json"
+    past = time.time() - 3600
+    os.utime(manifest, (past, past))
+    for f in project.joinpath("models").rglob("*"):
+        os.utime(f, (past - 60, past - 60))
+    # Our own output being newer must not count: sync writes it after every parse.
+    os.utime(project / OUT, None)
+    code, _, err = cli(project, "check", "--no-parse", capsys=capsys)
+    assert code == 0 and "older than" not in err
+    os.utime(project / "models" / "marts" / "fct_orders.sql", None)
+    code, _, err = cli(project, "check", "--no-parse", capsys=capsys)
+    assert code == 0
+    assert "target/manifest.json is older than the project's models; pass --parse" in err
