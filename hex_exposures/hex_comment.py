@@ -7,6 +7,7 @@ quotes that defeat the slice-to-first-``}`` and regex approaches other tools use
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
@@ -65,6 +66,7 @@ def _str(data: dict[str, Any], key: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+@functools.lru_cache(maxsize=4096)  # a workspace has few project URLs; urlsplit is slow
 def workspace_from_url(url: str | None) -> str | None:
     """``https://app.hex.tech/<workspace>/hex/<id>/...`` -> ``<workspace>`` (also ``/app/``)."""
     if not url:

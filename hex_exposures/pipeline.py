@@ -142,6 +142,7 @@ def run(
 
     # 1. Comments and contexts: which query belongs to which project, and counts.
     skipped_no_comment = skipped_context = 0
+    texts: dict[str, str] = {}
     kept: list[tuple[HexQuery, str, str]] = []  # (query, project_id, sql without the comment)
     for q in queries:
         pid = q.project_id
@@ -158,6 +159,7 @@ def run(
                 continue
             pid = pid or comment.project_id or ""
             sql = hex_comment.strip(q.query_text, comment)
+            sql = texts.setdefault(sql, sql)  # one string per distinct text, not per record
         kept.append((q, pid, sql))
     workspace = settings.workspace or workspace or _most_common(seen_workspaces)
 
@@ -167,6 +169,7 @@ def run(
     evidence: dict[str, _Evidence] = defaultdict(_Evidence)
     unparsed_examples: list[str] = []
     unparsed_texts: set[str] = set()
+    qualified: dict[tuple[str, str | None, str | None], tuple[TableRef, ...]] = {}
     for q, pid, sql in kept:
         ev = evidence[pid]
         ev.runs += q.run_count
@@ -181,15 +184,21 @@ def run(
                     unparsed_texts.add(sql)
                     if len(unparsed_examples) < 5:
                         unparsed_examples.append(f"{pid}: {ext.error}")
+            if ext.tables:
+                # Records share texts (one per project and context): qualify each
+                # (text, database, schema) once.
+                key = (sql, q.database, q.schema)
+                done = qualified.get(key)
+                if done is None:
+                    done = qualified[key] = sql_tables.qualify(
+                        ext.tables, warehouse=warehouse, database=q.database, schema=q.schema
+                    )
+                ev.tables.update(done)
+        if extra:
+            named = [t for t in (parse_table_name(x, warehouse) for x in extra) if t]
             ev.tables.update(
-                sql_tables.qualify(
-                    ext.tables, warehouse=warehouse, database=q.database, schema=q.schema
-                )
+                sql_tables.qualify(named, warehouse=warehouse, database=q.database, schema=q.schema)
             )
-        named = [t for t in (parse_table_name(x, warehouse) for x in extra) if t is not None]
-        ev.tables.update(
-            sql_tables.qualify(named, warehouse=warehouse, database=q.database, schema=q.schema)
-        )
 
     # 3. Resolve, decide who gets an exposure, and name them.
     managed = yaml_merge.read_managed(existing, path=output_path)
