@@ -234,14 +234,16 @@ def _load_manifest(settings: Settings) -> tuple[Mapping[str, Any], str, str]:
             )
         except DbtError as err:
             # A broken exposures file (say, a hand-added ref to a model that is gone) makes
-            # dbt parse fail, and sync is how it gets repaired: fall back to the last manifest.
+            # dbt parse fail, and sync is how it gets repaired: parse without it.
             ours = os.path.relpath(output, settings.project_dir).replace(os.sep, "/")
-            if ours not in str(err) or not os.path.isfile(manifest_path):
+            if ours not in str(err) or not os.path.isfile(output):
                 raise
-            log.warning(
-                "dbt parse fails on %s itself; using the previous %s to rewrite it",
-                ours,
-                os.path.relpath(manifest_path),
+            log.warning("dbt parse fails on %s itself; parsing the project without it", ours)
+            dbt_runner.parse(
+                settings.project_dir,
+                profiles_dir=settings.profiles_dir,
+                target_path=target,
+                without=output,
             )
     elif os.path.isfile(manifest_path):
         newest = files.newest_source_mtime(settings.project_dir, dbt.model_paths, ignore=output)

@@ -215,3 +215,24 @@ def test_a_manifest_older_than_a_model_warns_and_names_parse(
     code, _, err = cli(project, "check", "--no-parse", capsys=capsys)
     assert code == 0
     assert "target/manifest.json is older than the project's models; pass --parse" in err
+
+
+def test_a_renamed_model_breaking_dbt_parse_on_our_file_is_repaired_by_sync(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The exposures file names fct_sessions; once it is renamed dbt parse fails on our own
+    # file. check must still tell (not reuse the stale manifest) and sync must repair it.
+    marts = project / "models" / "marts"
+    (marts / "fct_sessions.sql").rename(marts / "fct_user_sessions.sql")
+    yml = marts / "_marts.yml"
+    yml.write_text(yml.read_text(encoding="utf-8").replace("fct_sessions", "fct_user_sessions"))
+    code, out, err = cli(project, "check", capsys=capsys)
+    assert code == 1, err
+    assert "-      - ref('fct_sessions')" in out
+    assert "parsing the project without it" in err
+    assert not list(project.rglob("hex-exposures-parse-*"))
+    code, _, err = cli(project, "sync", capsys=capsys)
+    assert code == 0, err
+    assert "ref('fct_sessions')" not in (project / OUT).read_text(encoding="utf-8")
+    code, _, err = cli(project, "validate", capsys=capsys)
+    assert code == 0, err
