@@ -7,6 +7,7 @@ purpose carries its code (errors.py) and is printed as one line by `main`.
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import logging
 import os
@@ -332,6 +333,8 @@ def compute(settings: Settings) -> tuple[Inputs, files.Existing, pipeline.RunRes
     from .parse_cache import ParseCache
 
     inputs = gather(settings)
+    # The inputs live until the process ends: keep the collector from rescanning them.
+    gc.freeze()
     existing = files.read_existing(inputs.output)
     # Parses persist under <target-path>/ (safe to delete); large batches use every core.
     target = files.read_dbt_project(settings.project_dir).target_path
