@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import functools
 import gc
+import io
 import json
 import logging
 import os
+import re
 import sys
+import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -34,12 +37,21 @@ _SECRET_ENV = (
 )
 
 
+_TOKEN_SHAPE = re.compile(r"hxt[pw]_[A-Za-z0-9]{8,}")  # Hex personal and workspace tokens
+
+
 def scrub(text: str) -> str:
     """Last line of defence: no known secret leaves the process in anything we print."""
     for secret in _SECRETS:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
-    return text
+    return _TOKEN_SHAPE.sub("***", text)
+
+
+def _remember_env_secrets() -> None:
+    for name in _SECRET_ENV:
+        if os.environ.get(name):
+            _SECRETS.add(os.environ[name])
 
 
 class _ScrubFilter(logging.Filter):
@@ -182,9 +194,7 @@ def settings_from(kwargs: Mapping[str, Any]) -> Settings:
 
 
 def _setup_logging(settings: Settings) -> None:
-    for name in _SECRET_ENV:
-        if os.environ.get(name):
-            _SECRETS.add(os.environ[name])
+    _remember_env_secrets()
     level = logging.DEBUG if settings.verbose else logging.ERROR if settings.quiet else logging.INFO
     log.setLevel(level)
     log.propagate = False
@@ -562,7 +572,9 @@ def _errors() -> Iterator[list[int]]:
     except click.exceptions.Exit as err:
         code[0] = err.exit_code
     except click.ClickException as err:
-        err.show()
+        shown = io.StringIO()  # click quotes the bad value, which may be a pasted secret
+        err.show(file=shown)
+        click.echo(scrub(shown.getvalue()), err=True, nl=False)
         code[0] = err.exit_code
     except click.exceptions.Abort:
         click.echo("hex-exposures: aborted", err=True)
@@ -570,9 +582,19 @@ def _errors() -> Iterator[list[int]]:
     except KeyboardInterrupt:
         click.echo("hex-exposures: interrupted; nothing written", err=True)
         code[0] = 130
+    except Exception as err:  # a bug of ours: one scrubbed line, the traceback only at debug
+        log.debug("%s", "".join(traceback.format_exception(err)))
+        line = scrub(f"{type(err).__name__}: {err}".splitlines()[0])
+        click.echo(
+            f"hex-exposures: internal error: {line} (nothing written; rerun with --verbose "
+            "for the traceback and report it)",
+            err=True,
+        )
+        code[0] = 3
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _remember_env_secrets()  # before any option or config value can be echoed in an error
     with _errors() as code:
         result = cli.main(
             args=list(argv) if argv is not None else None,

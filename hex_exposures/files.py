@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -63,7 +64,7 @@ def read_manifest(path: str) -> Mapping[str, Any]:
             data = json.loads(raw)
         finally:
             gc.enable()
-    except (ValueError, UnicodeDecodeError) as err:
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
         raise ManifestError(
             f"{path}: manifest is not valid JSON ({_first_line(err)}); {hint}"
         ) from None
@@ -127,6 +128,7 @@ def write_if_changed(path: str, text: str, read: Existing) -> bool:
             f"{path}: changed by someone else while hex-exposures ran; nothing written, run again"
         )
     folder = os.path.dirname(os.path.abspath(path))
+    _remove_stale_temps(folder, os.path.basename(path))
     try:
         os.makedirs(folder, exist_ok=True)
         mode = os.stat(path).st_mode & 0o7777 if read.text is not None else None
@@ -143,6 +145,11 @@ def write_if_changed(path: str, text: str, read: Existing) -> bool:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode if mode is not None else 0o644)
+        if read_existing(path).digest != read.digest:  # saved while we wrote: theirs wins
+            raise ExposuresFileError(
+                f"{path}: changed by someone else while hex-exposures ran; nothing written,"
+                " run again"
+            )
         os.replace(tmp, path)
     except BaseException as err:
         with contextlib.suppress(OSError):
@@ -153,6 +160,18 @@ def write_if_changed(path: str, text: str, read: Existing) -> bool:
             ) from err
         raise
     return True
+
+
+def _remove_stale_temps(folder: str, name: str, *, older_than: float = 600.0) -> None:
+    """Temp files a killed run left behind (ours only, and old enough not to be a live run's)."""
+    prefix = "." + name + "."
+    now = time.time()
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            if entry.name.startswith(prefix) and entry.name.endswith(".tmp"):
+                with contextlib.suppress(OSError):
+                    if now - entry.stat().st_mtime > older_than:
+                        os.unlink(entry.path)
 
 
 def _digest(raw: bytes) -> str:

@@ -41,11 +41,12 @@ def _decode_at(text: str, at: int) -> HexComment | None:
     if brace < 0 or text[at + len(MARKER) : brace].strip():
         return None
     try:
-        data, _ = _DECODER.raw_decode(text, brace)
-    except ValueError:
+        data, end = _DECODER.raw_decode(text, brace)
+    except (ValueError, RecursionError):  # RecursionError: JSON nested ~1,000 deep
         return None
-    if not isinstance(data, dict):
-        return None
+    line_end = text.find("\n", end)
+    if not isinstance(data, dict) or text[end : line_end if line_end >= 0 else None].strip():
+        return None  # not an object, or this marker sits inside a string of a later comment
     dash = text.rfind("--", 0, at)
     start = dash if dash >= 0 and not text[dash + 2 : at].strip() else at
     url = _str(data, "project_url")

@@ -56,7 +56,7 @@ def parse_table_name(text: str, warehouse: str) -> TableRef | None:
         return None
     try:
         table = exp.to_table(text, dialect=rule_for(warehouse).dialect)
-    except (SqlglotError, ValueError):
+    except (SqlglotError, ValueError, TypeError):  # TypeError: not one table ("a;b")
         return None
     return table_ref(table, warehouse)
 

@@ -35,14 +35,19 @@ class ManifestIndex(NamedTuple):
     exposure_names: Mapping[str, str]  # name -> original_file_path, for every exposure
 
 
+def _mapping(value: object) -> Mapping[str, Any]:
+    """A JSON object, or an empty one for anything else (hand-edited or damaged files)."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def schema_version(manifest: Mapping[str, Any]) -> int | None:
-    url = (manifest.get("metadata") or {}).get("dbt_schema_version") or ""
+    url = _mapping(manifest.get("metadata")).get("dbt_schema_version") or ""
     m = _SCHEMA_RE.search(str(url))
     return int(m.group(1)) if m else None
 
 
 def adapter_type(manifest: Mapping[str, Any]) -> str | None:
-    value = (manifest.get("metadata") or {}).get("adapter_type")
+    value = _mapping(manifest.get("metadata")).get("adapter_type")
     return str(value) if value else None
 
 
@@ -67,7 +72,7 @@ def check_shape(manifest: object, *, path: str) -> Mapping[str, Any]:
 
 def build_index(manifest: Mapping[str, Any], warehouse: str) -> ManifestIndex:
     rule = rule_for(warehouse)
-    meta = manifest.get("metadata") or {}
+    meta = _mapping(manifest.get("metadata"))
     project_quoting = _quoting(meta.get("quoting"), default=rule.default_quoting)
     candidates: dict[TableRef, list[Relation]] = defaultdict(list)
     excluded: dict[TableRef, str] = {}
@@ -78,7 +83,7 @@ def build_index(manifest: Mapping[str, Any], warehouse: str) -> ManifestIndex:
     for uid, node in (manifest.get("nodes") or {}).items():
         if not isinstance(node, Mapping) or node.get("resource_type") not in _RELATION_TYPES:
             continue
-        config = node.get("config") or {}
+        config = _mapping(node.get("config"))
         package = str(node.get("package_name") or "")
         name = str(node.get("name") or "")
         packages_by_name[name].add(package)
@@ -114,7 +119,7 @@ def build_index(manifest: Mapping[str, Any], warehouse: str) -> ManifestIndex:
         key = _key(src.get("database"), src.get("schema"), ident, quoting, warehouse)
         if key is None:
             continue
-        if (src.get("config") or {}).get("enabled") is False:
+        if _mapping(src.get("config")).get("enabled") is False:
             excluded.setdefault(key, f"{uid} is disabled")
             continue
         candidates[key].append(
@@ -132,7 +137,7 @@ def build_index(manifest: Mapping[str, Any], warehouse: str) -> ManifestIndex:
         if src.get("database"):
             databases.setdefault(str(src["database"]))
 
-    for disabled in (manifest.get("disabled") or {}).values():
+    for disabled in _mapping(manifest.get("disabled")).values():
         for node in disabled if isinstance(disabled, list) else []:
             if not isinstance(node, Mapping):
                 continue
@@ -157,7 +162,7 @@ def build_index(manifest: Mapping[str, Any], warehouse: str) -> ManifestIndex:
         by_name[key.name].append(key)
     exposures = {
         str(e.get("name")): str(e.get("original_file_path") or "")
-        for e in (manifest.get("exposures") or {}).values()
+        for e in _mapping(manifest.get("exposures")).values()
         if isinstance(e, Mapping)
     }
     return ManifestIndex(

@@ -40,7 +40,8 @@ class HexProject(NamedTuple):
         if not isinstance(pid, str) or not pid:
             raise ValueError("project without an 'id'")
         status = data.get("status")
-        categories = data.get("categories") or []
+        categories = data.get("categories")
+        categories = categories if isinstance(categories, list) else []
         return cls(
             id=pid,
             title=str(data.get("title") or ""),
@@ -50,7 +51,7 @@ class HexProject(NamedTuple):
             type=str(data.get("type") or "PROJECT"),
             owner_email=_email(data.get("owner")),
             creator_email=_email(data.get("creator")),
-            status=status.get("name") if isinstance(status, Mapping) else None,
+            status=_text(status.get("name")) if isinstance(status, Mapping) else None,
             categories=tuple(
                 str(c["name"])
                 for c in categories
@@ -61,6 +62,10 @@ class HexProject(NamedTuple):
             trashed=data.get("trashedAt") is not None,
             raw=data,
         )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _email(person: object) -> str | None:

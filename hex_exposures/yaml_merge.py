@@ -483,7 +483,9 @@ def _apply(node: CommentedMap, data: Any, field: _Path, value: Any, at: _Path = 
         if key in node:
             _delete(node, key)
     elif isinstance(value, list) and isinstance(current, CommentedSeq):
-        _sync_seq(current, have if isinstance(have, list) else [], value)
+        # ruamel reports no flow style for an empty `[]`; its parent's style still applies.
+        flow = (*here, key) in _FLOW or bool(node.fa.flow_style() or current.fa.flow_style())
+        _sync_seq(current, have if isinstance(have, list) else [], value, flow=flow)
     elif isinstance(value, dict) and isinstance(current, CommentedMap):
         have = have if isinstance(have, Mapping) else {}
         for k, v in value.items():
@@ -529,7 +531,7 @@ def _delete(node: CommentedMap, key: str) -> None:
             prev[2].value = prev[2].value + rest
 
 
-def _sync_seq(seq: CommentedSeq, have: list[Any], want: list[Any]) -> None:
+def _sync_seq(seq: CommentedSeq, have: list[Any], want: list[Any], *, flow: bool) -> None:
     """Reorder/replace items in place, keeping the objects (and comments) of items that stay."""
     if _same(have, want):
         return
@@ -542,7 +544,7 @@ def _sync_seq(seq: CommentedSeq, have: list[Any], want: list[Any]) -> None:
     for j, value in enumerate(want):
         match = next((i for i in unused if _same(have[i], value)), None)
         if match is None:
-            items.append(_node(value, flow=bool(seq.fa.flow_style())))
+            items.append(_node(value, flow=flow))
             continue
         unused.remove(match)
         items.append(old[match])
@@ -587,6 +589,8 @@ def _scalar(text: str, *, flow: bool = False) -> Any:
     if _ODD_BREAKS.search(text) or _NON_PRINTABLE.search(text) or (flow and "\n" in text):
         return DoubleQuotedScalarString(text)
     if "\n" in text:
+        if text.endswith("\n") or any(line.startswith("\t") for line in text.split("\n")):
+            return DoubleQuotedScalarString(text)
         return LiteralScalarString(text)
     if (
         text in _YAML11_BOOL_LETTERS

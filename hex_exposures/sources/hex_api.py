@@ -482,7 +482,7 @@ class HexApiSource:
         status = response.status_code
         url = self._url(path)
         head = f"Hex API answered {status} {response.reason_phrase} at {url}"
-        reason = _reason(response)
+        reason = self._secret.scrub(_reason(response))  # a server may echo the token
         if status == 401:
             return f"{head}: the token is invalid or expired, or --hex-url is wrong{reason}"
         if status == 403:
@@ -491,7 +491,7 @@ class HexApiSource:
         if status == 404:
             return f"{head}: check --hex-url (e.g. https://app.hex.tech or https://eu.hex.tech){reason}"
         if 300 <= status < 400:
-            where = response.headers.get("location", "?")
+            where = self._secret.scrub(response.headers.get("location", "?"))
             return f"{head}, redirecting to {where}: check --hex-url"
         return head + reason
 

@@ -42,7 +42,7 @@ def load(path: str) -> Snapshot:
         raise SnapshotError(f"--from-snapshot: {path}: no such file") from None
     except OSError as err:
         raise SnapshotError(f"--from-snapshot: {path}: cannot read ({err.strerror})") from err
-    except (ValueError, UnicodeDecodeError) as err:
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
         raise SnapshotError(
             f"{path}: not a snapshot: invalid JSON ({str(err).splitlines()[0]})"
         ) from None

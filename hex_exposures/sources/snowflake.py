@@ -143,14 +143,21 @@ def check_account_usage(value: str) -> str:
     return value
 
 
+class _ConnectArgs(dict[str, Any]):
+    """connect() keywords; secret values are masked in the repr (debuggers print locals)."""
+
+    def __repr__(self) -> str:
+        return repr({k: "***" if k in _SECRET_KWARGS else v for k, v in self.items()})
+
+
 def connect_kwargs(settings: Settings, environ: Mapping[str, str]) -> dict[str, Any]:
     """--snowflake-connection, else SNOWFLAKE_* variables, else the default connection."""
     if settings.snowflake_connection:
-        return {"connection_name": settings.snowflake_connection}
+        return _ConnectArgs(connection_name=settings.snowflake_connection)
     if environ.get("SNOWFLAKE_ACCOUNT"):
-        kwargs: dict[str, Any] = {
-            key: environ[var] for var, key in _ENV_KWARGS.items() if environ.get(var)
-        }
+        kwargs: dict[str, Any] = _ConnectArgs(
+            (key, environ[var]) for var, key in _ENV_KWARGS.items() if environ.get(var)
+        )
         if "port" in kwargs:
             try:
                 kwargs["port"] = int(kwargs["port"])
@@ -161,7 +168,7 @@ def connect_kwargs(settings: Settings, environ: Mapping[str, str]) -> dict[str, 
         return kwargs
     # Any keyword stops the connector from loading its default connection, and we pass
     # paramstyle, so name the default connection the way the connector would.
-    return {"connection_name": _default_connection_name()}
+    return _ConnectArgs(connection_name=_default_connection_name())
 
 
 def _default_connection_name() -> str:

@@ -1,0 +1,807 @@
+"""Fuzz what the outside world controls (issue 8): every case ends in a result or a one-line
+error, never a traceback.
+
+- Hex query comments (`hex_comment.parse`/`strip`): any text, any JSON after the marker;
+- Hex titles, descriptions, statuses, categories and emails through `build_exposure`,
+  `yaml_merge.merge` and back through PyYAML (dbt's reader) and Jinja (dbt renders them);
+- SQL texts (`sql_tables.parse_tables`): token soup, deep nesting, huge texts;
+- manifest.json (`files.read_manifest` + `manifest.build_index`) and snapshot JSON
+  (`sources.snapshot.load` + `pipeline.run`): random bytes, random JSON, and mutations of
+  valid documents;
+- the command line: random manifest.json / hex_snapshot.json in a copy of a tiny project run
+  through `cli.main`: exit code 0-3, one stderr line on error, no "Traceback".
+
+Hypothesis example counts are bounded so the file runs in about 20 s; `test_zz_counts`
+(last in the file) prints the number of cases run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hex_exposures import cli, files, hex_comment, pipeline
+from hex_exposures.errors import HexExposuresError
+from hex_exposures.exposures import NAME_RE, assign_names, build_exposure, project_url
+from hex_exposures.manifest import build_index
+from hex_exposures.records import HexProject, HexQuery, Settings, TableRef
+from hex_exposures.sources import snapshot
+from hex_exposures.sql_tables import MAX_CHARS, Extraction, parse_tables
+from hex_exposures.yaml_merge import merge
+from tests.manifest_factory import manifest, model, seed, source
+from tests.servers.hex_server import make_project
+
+CASES: Counter[str] = Counter()  # cases run, by target
+OUTCOMES: Counter[str] = Counter()  # refusals and exit codes
+FAST = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+
+def fast(n: int) -> settings:
+    return settings(FAST, max_examples=n)
+
+
+def one_line_error(err: BaseException) -> None:
+    """What the CLI would print: one line, not empty."""
+    assert isinstance(err, HexExposuresError), repr(err)
+    message = str(err)
+    assert message and "\n" not in message and "\r" not in message, message
+    assert "Traceback" not in message
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """The CLI configures the "hex_exposures" logger; leave it as later tests expect it."""
+    logger = logging.getLogger("hex_exposures")
+    saved = (list(logger.handlers), logger.propagate, logger.level)
+    yield
+    logger.handlers[:], logger.propagate, logger.level = saved[0], saved[1], saved[2]
+
+
+# --- generators ------------------------------------------------------------------------------
+
+JSON_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12)
+    | st.sampled_from(["", "snowflake", "bigquery", "model", "source", "ephemeral", "PROJECT"])
+)
+JSON = st.recursive(
+    JSON_LEAVES,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+MARKER = "-- Hex query metadata: "
+HOSTILE = [
+    "{{ region }}",
+    "{% if x %}y{% endif %}",
+    "{# c",
+    "a {% endraw %} b",
+    "{%- endraw -%}",
+    "key: value",
+    "yes",
+    "on",
+    "null",
+    "~",
+    "1e3",
+    ":",
+    "#",
+    "- x",
+    "two\nlines",
+    "ends\n",
+    "crlf\r\nline",
+    "cr\ronly",
+    "\u2028",
+    "\x85",
+    "\x00nul",
+    "\ufeffbom",
+    "📈",
+    '"{{ x }}"',
+    "{'k': '%}'}",
+    "Hex query metadata: {}",
+]
+TEXT = st.text(max_size=40) | st.sampled_from(HOSTILE)
+
+
+def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    """Every path into a JSON document (dict keys and list indexes)."""
+    yield prefix
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            yield from _paths(v, (*prefix, k))
+    elif isinstance(doc, list):
+        for i, v in enumerate(doc):
+            yield from _paths(v, (*prefix, i))
+
+
+@st.composite
+def mutated(draw: Any, base: Any) -> Any:
+    """`base` (a JSON document) with a few values replaced by junk or deleted."""
+    doc = json.loads(json.dumps(base))
+    paths = sorted(_paths(doc), key=len, reverse=True)  # Hypothesis favours early items
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from(paths))
+        if not path:
+            return draw(JSON)
+        parent = doc
+        try:
+            for key in path[:-1]:
+                parent = parent[key]
+            if isinstance(parent, dict) and draw(st.integers(0, 3)) == 0:
+                parent.pop(path[-1], None)
+            else:
+                parent[path[-1]] = draw(JSON)
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier mutation removed the path
+    return doc
+
+
+def deep(depth: int, opener: str = "[", closer: str = "]") -> str:
+    return opener * depth + closer * depth
+
+
+# --- Hex query comments ----------------------------------------------------------------------
+
+
+@fast(300)
+@given(
+    before=st.text(max_size=60),
+    middle=st.sampled_from(["", MARKER, "Hex query metadata:", MARKER + "{", "--"]),
+    after=st.text(max_size=60) | JSON.map(json.dumps),
+)
+def test_any_text_gives_a_comment_or_none(before: str, middle: str, after: str) -> None:
+    CASES["hex_comment"] += 1
+    text = before + middle + after
+    c = hex_comment.parse(text)
+    stripped = hex_comment.strip(text)
+    if c is None:
+        assert stripped == text
+        return
+    assert 0 <= c.start < len(text)
+    for value in (c.project_id, c.project_url, c.workspace, c.context, c.user_email):
+        assert value is None or (isinstance(value, str) and value)
+    assert stripped in (text, text[: c.start].rstrip())
+
+
+META_VALUES = st.text(max_size=20) | st.sampled_from(["{", "}", '"', "\\", MARKER, "\n"])
+
+
+@fast(300)
+@given(
+    sql=st.text(max_size=80).filter(lambda s: "Hex query metadata:" not in s),
+    project_id=st.text(min_size=1, max_size=40),
+    extra=st.dictionaries(
+        st.sampled_from(["project_name", "categories", "context", "trace_id", "zzz"]),
+        JSON | META_VALUES,
+        max_size=4,
+    ),
+    ascii_only=st.booleans(),
+)
+def test_hex_s_own_comment_is_found_and_stripped(
+    sql: str, project_id: str, extra: dict[str, Any], ascii_only: bool
+) -> None:
+    """Hex appends one JSON object with sorted keys as the last line; values are free text."""
+    CASES["hex_comment"] += 1
+    meta = {**extra, "project_id": project_id}
+    text = sql + "\n" + MARKER + json.dumps(meta, sort_keys=True, ensure_ascii=ascii_only)
+    c = hex_comment.parse(text)
+    assert c is not None
+    assert c.project_id == project_id
+    context = extra.get("context")
+    assert c.context == (context if isinstance(context, str) and context else None)
+    assert hex_comment.strip(text) == sql.rstrip()
+
+
+@pytest.mark.parametrize("depth", [50, 5_000, 200_000])
+def test_deeply_nested_comment_json_is_a_result_not_a_crash(depth: int) -> None:
+    """Anyone who can run a query can put the marker in it; it must not stop a sync."""
+    CASES["hex_comment"] += 1
+    text = "select 1\n" + MARKER + '{"project_id": "p", "x": ' + deep(depth) + "}"
+    c = hex_comment.parse(text)
+    assert c is None or c.project_id == "p"
+    assert hex_comment.strip(text) in (text, "select 1")
+
+
+# --- titles and descriptions -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dbt_render() -> Any:
+    """dbt's own renderer: exposure fields go through it natively, descriptions as text."""
+    from dbt.clients.jinja import get_rendered
+
+    return get_rendered
+
+
+def _lines(value: str) -> str:
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
+@fast(150)
+@given(
+    titles=st.lists(TEXT, min_size=1, max_size=3),
+    description=st.none() | TEXT,
+    status=st.none() | TEXT,
+    categories=st.lists(TEXT, max_size=3),
+    email=st.none() | TEXT,
+    published=st.booleans(),
+)
+def test_hex_text_round_trips_through_yaml_and_dbt_jinja(
+    dbt_render: Any,
+    titles: list[str],
+    description: str | None,
+    status: str | None,
+    categories: list[str],
+    email: str | None,
+    published: bool,
+) -> None:
+    """What dbt reads (PyYAML, then its Jinja) is the Hex text, newlines normalised."""
+    CASES["titles"] += 1
+    projects = [
+        HexProject(
+            id=f"{n:08x}-aaaa-4aaa-8bbb-{n:012x}",
+            title=title,
+            description=description,
+            type="PROJECT",
+            owner_email=email,
+            creator_email=None,
+            status=status,
+            categories=tuple(categories),
+            published=published,
+            archived=False,
+            trashed=False,
+            raw={},
+        )
+        for n, title in enumerate(titles)
+    ]
+    names = assign_names(projects, existing={}, reserved={"hex_project"})
+    assert len(set(names.values())) == len(projects)
+    exposures = [
+        build_exposure(
+            p,
+            ["ref('fct_orders')"],
+            name=names[p.id],
+            url=project_url("https://app.hex.tech", "acme", p.id),
+            maturity_map={},
+            owner_map={},
+        )
+        for p in projects
+    ]
+    try:
+        text = merge(None, exposures, path="models/hex_exposures.yml")
+    except HexExposuresError as err:
+        one_line_error(err)
+        OUTCOMES["titles_refused"] += 1
+        return
+    data = yaml.safe_load(text)
+    by_id = {e["config"]["meta"]["hex_exposures"]["project_id"]: e for e in data["exposures"]}
+
+    def native(value: Any) -> Any:
+        return dbt_render(value, {}, native=True) if isinstance(value, str) else value
+
+    for p in projects:
+        got = by_id[p.id]
+        assert NAME_RE.match(got["name"]) and got["name"] == names[p.id]
+        assert native(got["label"]) == (_lines(p.title) or names[p.id])
+        assert dbt_render(got["description"], {}) == _lines(p.description or "")
+        hex_meta = got["config"]["meta"]["hex"]
+        assert [native(c) for c in hex_meta["categories"]] == [_lines(c) for c in categories]
+        assert native(hex_meta["status"]) == (None if status is None else _lines(status))
+        if email:
+            assert native(got["owner"]["email"]) == _lines(email)
+            assert native(got["owner"]["name"]) == _lines(email.split("@", 1)[0] or email)
+    assert merge(text, exposures, path="models/hex_exposures.yml") == text
+
+
+# --- SQL texts -------------------------------------------------------------------------------
+
+SQL_WORDS = [
+    "select",
+    "from",
+    "where",
+    "with",
+    "as",
+    "join",
+    "on",
+    "union",
+    "all",
+    "(",
+    ")",
+    ",",
+    ";",
+    ".",
+    "*",
+    "t",
+    "db.s.t",
+    '"Q"',
+    "`a.b`",
+    "'s'",
+    "$$x$$",
+    "--",
+    "/*",
+    "*/",
+    "\n",
+    "identifier('x')",
+    "table(f())",
+    "lateral",
+    "flatten(input => x)",
+    "values (1)",
+    "create temp table tmp as",
+    "insert into x",
+    "merge into",
+    "[",
+    "]",
+    "::",
+    ":",
+    "@stage",
+    "{{ df }}",
+    "qualify",
+    "pivot",
+    "unnest",
+    "1e309",
+    "x'00'",
+    "\\",
+    "\x00",
+    "\ud800",
+]
+SQL_SOUP = st.lists(st.sampled_from(SQL_WORDS) | st.text(max_size=6), max_size=40).map(" ".join)
+
+
+def assert_extraction(result: object) -> None:
+    assert isinstance(result, Extraction)
+    assert all(isinstance(t, TableRef) and t.name for t in result.tables)
+    if result.error is not None:
+        assert not result.tables and "\n" not in result.error
+
+
+@fast(300)
+@given(sql=SQL_SOUP | st.text(max_size=200), warehouse=st.sampled_from(["snowflake", "bigquery"]))
+def test_any_sql_text_gives_an_extraction(sql: str, warehouse: str) -> None:
+    CASES["sql"] += 1
+    assert_extraction(parse_tables(sql, warehouse))
+
+
+NESTING = {
+    "parentheses": lambda n: "select * from " + "(" * n + "select * from t" + ")" * n,
+    "subqueries": lambda n: "select * from (select * from " * n + "t" + ")" * n,
+    "not": lambda n: "select " + "not " * n + "x from t",
+    "case": lambda n: "select " + "case when x then " * n + "1" + " end" * n + " from t",
+    "subscripts": lambda n: "select x" + "[1]" * n + " from t",
+    "arrays": lambda n: "select " + "[" * n + "1" + "]" * n,
+    "casts": lambda n: "select x" + "::int" * n + " from t",
+    "ctes": lambda n: (
+        "with "
+        + ", ".join(f"c{i} as (select * from {'c' + str(i - 1) if i else 't'})" for i in range(n))
+        + f" select * from c{n - 1}"
+    ),
+    "comments": lambda n: "/*" * n + "*/" * n + " select 1 from t",
+    "unions": lambda n: " union all ".join(["select a from t"] * n),
+    "joins": lambda n: "select * from t0 " + " ".join(f"join t{i} using (k)" for i in range(1, n)),
+    "functions": lambda n: "select " + "f(" * n + "1" + ")" * n + " from t",
+}
+
+
+@fast(60)
+@given(
+    shape=st.sampled_from(sorted(NESTING)),
+    depth=st.integers(1, 4000),
+    warehouse=st.sampled_from(["snowflake", "bigquery"]),
+)
+def test_deep_nesting_gives_an_extraction(shape: str, depth: int, warehouse: str) -> None:
+    CASES["sql"] += 1
+    assert_extraction(parse_tables(NESTING[shape](depth), warehouse))
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select 1 from t where x = '" + "a" * (MAX_CHARS - 40) + "'",
+        "select * from t\n" + "-- padding\n" * (MAX_CHARS // 11),
+        " " * (MAX_CHARS + 1),
+        "select 1 from t, " + ", ".join(f"s.t{i}" for i in range(20_000)),
+    ],
+    ids=["one-big-literal", "over-the-limit", "blank-over-the-limit", "20k-tables"],
+)
+def test_huge_texts_give_an_extraction(sql: str) -> None:
+    CASES["sql"] += 1
+    for warehouse in ("snowflake", "bigquery"):
+        result = parse_tables(sql, warehouse)
+        assert_extraction(result)
+        if len(sql) > MAX_CHARS:
+            assert result.error == "too long"
+
+
+# --- manifest.json ---------------------------------------------------------------------------
+
+BASE_MANIFEST = manifest(
+    model("fct_orders"),
+    model("dim_customers", version=2, latest=2),
+    model("eph", materialized="ephemeral"),
+    seed("country_codes"),
+    source("stripe", "charges"),
+    source("crm", "Customers", quoting={"identifier": True}),
+    disabled=[model("old", enabled=False)],
+    quoting={"database": False, "schema": False, "identifier": False},
+    exposures={"exposure.proj.e": {"name": "e", "original_file_path": "models/x.yml"}},
+)
+BYTES = (
+    st.binary(max_size=200)
+    | st.sampled_from(
+        [
+            b"",
+            b"\xef\xbb\xbf{}",
+            b"\xff\xfe{\x00}\x00",
+            b'{"metadata": ',
+            b"[" * 100_000,
+            b'{"a": ' * 50_000,
+            b"NaN",
+            b'"\\ud800"',
+            b"1" * 5000,
+        ]
+    )
+    | JSON.map(lambda v: json.dumps(v).encode())
+)
+
+
+@pytest.fixture(scope="module")
+def scratch() -> Iterator[str]:
+    path = tempfile.mkdtemp(prefix="hex_exposures_fuzz_")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def write(path: str, data: bytes | Any) -> str:
+    with open(path, "wb") as f:
+        f.write(data if isinstance(data, bytes) else json.dumps(data).encode())
+    return path
+
+
+@fast(250)
+@given(
+    data=BYTES | mutated(BASE_MANIFEST) | mutated(BASE_MANIFEST).map(lambda d: {"nodes": d}),
+    warehouse=st.sampled_from(["snowflake", "bigquery"]),
+)
+def test_any_manifest_file_loads_or_is_refused_in_one_line(
+    scratch: str, data: Any, warehouse: str
+) -> None:
+    CASES["manifest"] += 1
+    path = write(os.path.join(scratch, "manifest.json"), data)
+    try:
+        loaded = files.read_manifest(path)
+        build_index(loaded, warehouse)
+    except HexExposuresError as err:
+        one_line_error(err)
+        assert path in str(err) or "manifest" in str(err)
+        OUTCOMES["manifest_refused"] += 1
+
+
+# --- snapshot JSON ---------------------------------------------------------------------------
+
+
+def _meta(pid: str) -> str:
+    body = {
+        "context": "SCHEDULED_RUN",
+        "project_id": pid,
+        "project_url": f"https://x/acme/hex/{pid}",
+    }
+    return MARKER + json.dumps(body, sort_keys=True)
+
+
+PROJECTS = [make_project(i) for i in range(4)]
+BASE_SNAPSHOT = {
+    "format": "hex-exposures-snapshot",
+    "version": 1,
+    "captured_at": "2026-06-01T00:00:00Z",
+    "hex_url": "https://app.hex.tech",
+    "workspace": "acme",
+    "warehouse": "snowflake",
+    "projects": PROJECTS,
+    "queries": [
+        {
+            "project_id": p["id"],
+            "query_text": "select * from analytics.marts.fct_orders o\n"
+            "join raw.stripe.charges c using (id)\n" + _meta(p["id"]),
+            "database": "ANALYTICS",
+            "schema": "MARTS",
+            "run_count": 3,
+            "last_seen": "2026-06-01T00:00:00Z",
+            "tables": ["ANALYTICS.MARTS.DIM_CUSTOMERS_V2"],
+        }
+        for p in PROJECTS
+    ],
+}
+
+
+@fast(250)
+@given(data=BYTES | mutated(BASE_SNAPSHOT), warehouse=st.sampled_from(["snowflake", "bigquery"]))
+def test_any_snapshot_file_runs_or_is_refused_in_one_line(
+    scratch: str, data: Any, warehouse: str
+) -> None:
+    CASES["snapshot"] += 1
+    path = write(os.path.join(scratch, "snapshot.json"), data)
+    try:
+        snap = snapshot.load(path)
+        result = pipeline.run(
+            BASE_MANIFEST,
+            snap.projects,
+            snap.queries,
+            settings=Settings(warehouse=warehouse),
+            workspace=snap.workspace,
+        )
+    except HexExposuresError as err:
+        one_line_error(err)
+        OUTCOMES["snapshot_refused"] += 1
+        return
+    assert isinstance(result.text, str)
+    yaml.safe_load(result.text)
+
+
+@fast(100)
+@given(
+    queries=st.lists(
+        st.builds(
+            HexQuery,
+            project_id=st.sampled_from([p["id"] for p in PROJECTS] + ["", "zzz"]),
+            query_text=st.one_of(
+                SQL_SOUP.map(lambda s: s + "\n" + _meta(PROJECTS[0]["id"])),
+                st.text(max_size=50),
+                st.just("select 1\n" + MARKER + '{"x": ' + deep(3000) + "}"),
+            ),
+            database=st.none() | st.text(max_size=5),
+            schema=st.none() | st.text(max_size=5),
+            run_count=st.integers(0, 10**12),
+            tables=st.lists(st.text(max_size=20) | st.sampled_from(["a.b.c", '"x"."y"."z"'])).map(
+                tuple
+            ),
+            fallback_tables=st.lists(st.text(max_size=20)).map(tuple),
+        ),
+        max_size=6,
+    ),
+    warehouse=st.sampled_from(["snowflake", "bigquery"]),
+)
+def test_any_query_records_run_through_the_pipeline(
+    queries: list[HexQuery], warehouse: str
+) -> None:
+    CASES["pipeline"] += 1
+    projects = [HexProject.from_api(p) for p in PROJECTS]
+    try:
+        result = pipeline.run(
+            BASE_MANIFEST, projects, queries, settings=Settings(warehouse=warehouse)
+        )
+    except HexExposuresError as err:
+        one_line_error(err)
+        return
+    yaml.safe_load(result.text)
+
+
+# --- what the fuzzers found, pinned as plain examples ---------------------------------------
+
+
+@pytest.mark.parametrize("what", ["manifest", "snapshot"])
+def test_deeply_nested_json_is_a_one_line_error(scratch: str, what: str) -> None:
+    """json.loads raises RecursionError (not ValueError) past ~1,000 levels of nesting."""
+    path = write(os.path.join(scratch, f"deep_{what}.json"), b"[" * 100_000)
+    with pytest.raises(HexExposuresError) as info:
+        files.read_manifest(path) if what == "manifest" else snapshot.load(path)
+    one_line_error(info.value)
+
+
+def test_a_marker_inside_a_comment_value_does_not_hide_the_real_comment() -> None:
+    """Hex's comment holds the project name; a name quoting the marker must not win."""
+    meta = {
+        "context": "SCHEDULED_RUN",
+        "project_id": "real-id",
+        "project_name": "Hex query metadata: {}",
+    }
+    text = "select 1\n" + MARKER + json.dumps(meta, sort_keys=True)
+    c = hex_comment.parse(text)
+    assert c is not None and (c.project_id, c.context) == ("real-id", "SCHEDULED_RUN")
+    assert hex_comment.strip(text) == "select 1"
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"metadata": [1]},
+        {"metadata": "v12"},
+        {"exposures": [{"name": "e"}]},
+        {"disabled": ["x"]},
+        {"nodes": {"model.proj.m": {"resource_type": "model", "name": "m", "config": [1]}}},
+        {"sources": {"source.proj.s.t": {"name": "t", "config": "off"}}},
+    ],
+    ids=[
+        "metadata-list",
+        "metadata-str",
+        "exposures-list",
+        "disabled-list",
+        "config-list",
+        "source-config-str",
+    ],
+)
+def test_a_manifest_with_objects_of_the_wrong_type_is_read_or_refused(
+    scratch: str, damage: dict[str, Any]
+) -> None:
+    data = {**BASE_MANIFEST, **damage}
+    if "metadata" not in damage:
+        data["metadata"] = BASE_MANIFEST["metadata"]
+    path = write(os.path.join(scratch, "damaged.json"), data)
+    try:
+        build_index(files.read_manifest(path), "snowflake")
+    except HexExposuresError as err:
+        one_line_error(err)
+
+
+@pytest.mark.parametrize(
+    "project",
+    [
+        {"status": {"name": 5}},
+        {"status": {"name": ["Production"]}},
+        {"categories": 5},
+        {"categories": "Finance"},
+        {"categories": {"name": "Finance"}},
+    ],
+    ids=["status-int", "status-list", "categories-int", "categories-str", "categories-object"],
+)
+def test_a_snapshot_project_with_fields_of_the_wrong_type_runs_or_is_refused(
+    scratch: str, project: dict[str, Any]
+) -> None:
+    doc = json.loads(json.dumps(BASE_SNAPSHOT))
+    doc["projects"][0].update(project)
+    path = write(os.path.join(scratch, "odd_project.json"), doc)
+    try:
+        snap = snapshot.load(path)
+        result = pipeline.run(
+            BASE_MANIFEST, snap.projects, snap.queries, settings=Settings(warehouse="snowflake")
+        )
+    except HexExposuresError as err:
+        one_line_error(err)
+        return
+    assert yaml.safe_load(result.text)["exposures"]
+
+
+@pytest.mark.parametrize("table", ["?;?", "a;b", "select 1; select 2", "(", "t t t"])
+def test_a_table_name_from_evidence_that_is_not_one_table_is_ignored(table: str) -> None:
+    """Snapshot `tables`, ACCESS_HISTORY names and Hex queriedTables come from outside."""
+    pid = PROJECTS[0]["id"]
+    query = HexQuery(project_id=pid, query_text="", tables=(table, "ANALYTICS.MARTS.FCT_ORDERS"))
+    result = pipeline.run(
+        BASE_MANIFEST,
+        [HexProject.from_api(PROJECTS[0])],
+        [query],
+        settings=Settings(warehouse="snowflake"),
+    )
+    assert [e.depends_on for e in result.exposures] == [("ref('fct_orders')",)]
+
+
+@pytest.mark.parametrize("email", ["jane@acme.com\r", "ja\rne@acme.com", "jane@acme.com\r\n"])
+def test_an_owner_email_with_a_carriage_return_reads_back_from_dbt_as_hex_has_it(
+    dbt_render: Any, email: str
+) -> None:
+    project = HexProject.from_api({**PROJECTS[0], "owner": {"email": email}})
+    e = build_exposure(project, [], name="hex_x", url="https://x", maturity_map={}, owner_map={})
+    data = yaml.safe_load(merge(None, [e], path="models/hex_exposures.yml"))
+    owner = data["exposures"][0]["owner"]
+    assert dbt_render(owner["email"], {}, native=True) == _lines(email)
+    assert dbt_render(owner["name"], {}, native=True) == _lines(email.split("@")[0])
+
+
+# --- the command line ------------------------------------------------------------------------
+
+EXPOSURES = """\
+# hand-written, must survive
+version: 2
+exposures:
+  - name: board_deck   # by hand
+    type: application
+    owner: {name: CFO}
+"""
+
+
+@pytest.fixture(scope="module")
+def project(scratch: str) -> str:
+    root = os.path.join(scratch, "proj")
+    os.makedirs(os.path.join(root, "models"))
+    os.makedirs(os.path.join(root, "target"))
+    write(os.path.join(root, "dbt_project.yml"), b"name: proj\nmodel-paths: [models]\n")
+    write(os.path.join(root, "target", "manifest.json"), BASE_MANIFEST)
+    write(os.path.join(root, "hex_snapshot.json"), BASE_SNAPSHOT)
+    return root
+
+
+def run_cli(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+COMMANDS = [
+    ["sync"],
+    ["check"],
+    ["check", "--format", "json"],
+    ["report"],
+    ["report", "--format", "json"],
+]
+
+
+def test_the_tiny_project_syncs_cleanly(project: str) -> None:
+    """The baseline the fuzz below starts from: the unmutated files work."""
+    exposures = write(os.path.join(project, "models", "hex_exposures.yml"), EXPOSURES.encode())
+    snap = os.path.join(project, "hex_snapshot.json")
+    code, _out, err = run_cli(["sync", "--project-dir", project, "--from-snapshot", snap, "-q"])
+    assert (code, err) == (0, "")
+    with open(exposures, encoding="utf-8") as f:
+        text = f.read()
+    assert text.startswith(EXPOSURES) and "hex_project_00000" in text
+    assert "ref('dim_customers', v=2)" in text and "source('stripe', 'charges')" in text
+
+
+@fast(300)
+@given(
+    which=st.sampled_from(["manifest", "snapshot", "snapshot", "both"]),
+    manifest_data=st.one_of(BYTES, *[mutated(BASE_MANIFEST)] * 3),
+    snapshot_data=st.one_of(BYTES, *[mutated(BASE_SNAPSHOT)] * 3),
+    command=st.sampled_from(COMMANDS),
+    warehouse=st.sampled_from([[], ["--warehouse", "snowflake"], ["--warehouse", "bigquery"]]),
+)
+def test_cli_on_fuzzed_inputs_exits_0_to_3_with_one_line(
+    project: str,
+    which: str,
+    manifest_data: Any,
+    snapshot_data: Any,
+    command: list[str],
+    warehouse: list[str],
+) -> None:
+    CASES["cli"] += 1
+    manifest_path = os.path.join(project, "target", "manifest.json")
+    snap = os.path.join(project, "hex_snapshot.json")
+    write(manifest_path, manifest_data if which != "snapshot" else BASE_MANIFEST)
+    write(snap, snapshot_data if which != "manifest" else BASE_SNAPSHOT)
+    exposures = write(os.path.join(project, "models", "hex_exposures.yml"), EXPOSURES.encode())
+    argv = [*command, "--project-dir", project, "--from-snapshot", snap, "-q", *warehouse]
+    code, out, err = run_cli(argv)
+    assert code in (0, 1, 2, 3), (code, err)
+    assert "Traceback" not in out + err
+    if code in (2, 3):
+        assert err.count("\n") == 1 and err.startswith("hex-exposures: error: "), err
+        with open(exposures, encoding="utf-8") as f:
+            assert f.read() == EXPOSURES  # a failed run writes nothing
+        OUTCOMES["cli_refused"] += 1
+    elif code == 1:
+        assert command[0] == "check"
+    else:
+        assert err == ""
+        with open(exposures, encoding="utf-8") as f:
+            assert "board_deck   # by hand" in f.read()
+    OUTCOMES[f"cli_exit_{code}"] += 1
+
+
+def test_zz_counts() -> None:
+    """Runs last in this file: the number of fuzz cases run, by target."""
+    total = sum(CASES.values())
+    if not total:
+        pytest.skip("run the whole file to count cases")
+    print(f"\nfuzz cases: {total} {dict(sorted(CASES.items()))} outcomes: {dict(OUTCOMES)}")
+    targets = ("hex_comment", "titles", "sql", "manifest", "snapshot", "pipeline", "cli")
+    assert all(CASES[t] for t in targets), CASES  # every target was fuzzed
+    assert total >= 500

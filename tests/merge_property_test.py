@@ -1,0 +1,711 @@
+"""Property tests for `yaml_merge.merge`: a person's work survives any sync (issue 8).
+
+Hypothesis writes whole exposures files the way people do: comments anywhere, hand-written
+exposures (some that only look managed), managed exposures with keys a person added, pinned
+`keep` fields and stale values, odd scalars (yes/no/on/null/'1e3'/':'/'#'), other top-level
+keys, CRLF; and tool output (lists of `Exposure`) that keeps, changes, drops and adds managed
+exposures. For each pair:
+
+- every byte outside the managed fields survives: the text above and below the list, each
+  hand-written exposure's chunk, every comment line between exposures, every full-line
+  comment inside a managed exposure that stays;
+- PyYAML (``yaml.safe_load``, dbt's reader) reads each managed field as intended, a pinned
+  field as it was, a person's extra key as it was;
+- merging the result again changes no byte.
+
+`ExposuresFileError` is allowed as a "refuse" outcome when its message is one line naming
+the file (and is not the merge's own "internal error" guard); refusals are counted.
+`tests/yaml_merge_test.py` holds the example-based tests; nothing here repeats them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any, NamedTuple
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from hex_exposures.errors import ExposuresFileError
+from hex_exposures.records import Exposure
+from hex_exposures.yaml_merge import merge
+
+PATH = "models/hex_exposures.yml"
+COUNTS: Counter[str] = Counter()
+MISSING: Any = object()
+
+# Raw YAML scalars a person may type, with what PyYAML reads (computed, not guessed).
+ODD_YAML = [
+    "yes",
+    "no",
+    "on",
+    "off",
+    "null",
+    "~",
+    "'1e3'",
+    "1e3",
+    "':'",
+    "'#'",
+    '"#"',
+    "'yes'",
+    '"no"',
+    "12:30",
+    "2024-01-01",
+    "'a: b'",
+    "plain words here",
+    "'it''s'",
+    '"caf\\u00e9 \\u2713"',
+    "[]",
+    "{}",
+    "[a, 'b c']",
+    "{k: v, n: 1}",
+    "0x1F",
+    "+.inf",
+    "'@x'",
+    "'*not an alias'",
+    "'&x'",
+    '"tab\\there"',
+    "Übersicht 📈",
+    "y",
+    "n",
+    "'- dash'",
+    "'{{ region }}'",
+    "42",
+    "-1.5",
+]
+# Strings the tool may be asked to write (through `Exposure` fields).
+ODD_TEXT = [
+    "yes",
+    "No",
+    "on",
+    "OFF",
+    "null",
+    "~",
+    "1e3",
+    ":",
+    "#",
+    "a: b",
+    "a #b",
+    "- x",
+    "[1, 2]",
+    "{a: b}",
+    "{{ x }}",
+    "{% raw %}{{ x }}{% endraw %}",
+    "two\nlines",
+    "ends\n",
+    " lead",
+    "trail ",
+    "12:30",
+    "2024-01-01",
+    "",
+    "'q'",
+    '"dq"',
+    "tab\there",
+    "\u2028sep",
+    "\x85nel",
+    "é ✓ 📈",
+    "y",
+    "<<",
+    "=",
+    "*a",
+    "&a",
+    "!t",
+    "%p",
+    "@at",
+    "`tick`",
+    "| pipe",
+    "> fold",
+]
+DEPS = [
+    "ref('fct_orders')",
+    "ref('dim_customers', v=2)",
+    "ref('pkg', 'm')",
+    "source('stripe', 'charges')",
+    "source('crm', 'customers')",
+]
+EMAILS = ["jane@acme.com", "bob@acme.com", "o'neil@acme.com", "a+b@x.io"]
+TAGS = ["finance", "ops", "marketing", "yes", "null"]
+TEXTS = st.sampled_from(ODD_TEXT) | st.text(max_size=15)
+COMMENT_TEXT = st.text(alphabet="abc XYZ:#'\"-{}[]é✓", max_size=12)
+
+
+def dq(text: str) -> str:
+    """`text` as a YAML double-quoted scalar that PyYAML reads back exactly."""
+    out = ['"']
+    for ch in text:
+        code = ord(ch)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif (
+            0x20 <= code <= 0x7E
+            or (0xA0 <= code <= 0xFFFD and ch not in "\u2028\u2029\ufeff")
+            or code >= 0x10000
+        ):
+            out.append(ch)
+        elif code <= 0xFF:
+            out.append(f"\\x{code:02x}")
+        else:
+            out.append(f"\\u{code:04x}")
+    out.append('"')
+    return "".join(out)
+
+
+def loads(scalar: str) -> Any:
+    return yaml.safe_load("k: " + scalar)["k"]
+
+
+class Managed(NamedTuple):
+    """A managed exposure as written in the file."""
+
+    pid: str
+    name: str
+    keep: tuple[str, ...]
+    extras: tuple[tuple[str, ...], ...]  # paths of keys only a person added
+    must_comments: tuple[str, ...]  # comment texts that must survive while it is kept
+
+
+class Case(NamedTuple):
+    text: str
+    nl: str
+    head: str  # text before the `exposures:` key line (or all of it when there is none)
+    tail: str  # text after the last exposure
+    hand_chunks: tuple[str, ...]  # each hand-written exposure, byte for byte
+    gap_lines: tuple[str, ...]  # comment lines between exposures, byte for byte
+    managed: tuple[Managed, ...]
+    wanted: tuple[Exposure, ...]
+
+
+class _Writer:
+    """Builds one file's text and remembers what must survive."""
+
+    def __init__(self, draw: Any) -> None:
+        self.draw = draw
+        self.n = 0
+
+    def comment(self) -> str:
+        self.n += 1
+        return f"# c{self.n}: {self.draw(COMMENT_TEXT)}".rstrip()
+
+    def maybe_eol(self, chance: bool) -> str:
+        return "   " + self.comment() if chance else ""
+
+
+def _scalar_text(draw: Any, value: str | None = None) -> str:
+    """A YAML scalar for a managed field: the wanted value exactly, or something odd."""
+    if value is not None and draw(st.booleans()):
+        return dq(value) if draw(st.booleans()) or "\n" in value else _plainish(value)
+    return draw(st.sampled_from(ODD_YAML) | st.text(max_size=10).map(dq))
+
+
+def _plainish(value: str) -> str:
+    """A plain scalar when PyYAML reads it back as `value`, else double quotes."""
+    if re.fullmatch(r"[A-Za-z][A-Za-z0-9 _.]*", value) and not value.endswith(" "):
+        try:
+            if loads(value) == value:
+                return value
+        except yaml.YAMLError:
+            pass
+    return dq(value)
+
+
+@st.composite
+def exposure_for(draw: Any, pid: str, name: str) -> Exposure:
+    return Exposure(
+        name=name,
+        label=draw(TEXTS),
+        type=draw(st.sampled_from(["dashboard", "notebook"])),
+        maturity=draw(st.sampled_from(["high", "medium", "low", None])),
+        url=f"https://app.hex.tech/acme/hex/{pid}",
+        description=draw(TEXTS),
+        owner_name=draw(TEXTS),  # build_exposure always names an owner ("unknown" at worst)
+        owner_email=draw(st.none() | st.sampled_from(EMAILS)),
+        # An exposed project always resolves to at least one node (SPEC "What leaves").
+        depends_on=tuple(sorted(draw(st.sets(st.sampled_from(DEPS), min_size=1, max_size=4)))),
+        tags=("hex", *sorted(draw(st.sets(st.sampled_from(TAGS), max_size=2)))),
+        project_id=pid,
+        hex_meta={
+            "status": draw(st.none() | TEXTS),
+            "categories": draw(st.lists(TEXTS, max_size=2)),
+            "published": draw(st.booleans()),
+        },
+    )
+
+
+KEEPS = [
+    (),
+    ("description",),
+    ("owner",),
+    ("label", "owner.name"),
+    ("name",),
+    ("depends_on",),
+    ("config.tags",),
+    ("maturity", "type"),
+    ("url",),
+    ("config.meta.hex",),
+]
+
+
+def _managed_lines(
+    draw: Any, w: _Writer, pid: str, name: str, want: Exposure | None, d: int
+) -> tuple[list[str], Managed]:
+    """One managed exposure in block style, its keys in any order, stale or current values."""
+    i = " " * (d + 2)
+    keep = draw(st.sampled_from(KEEPS))
+    extras: list[tuple[str, ...]] = []
+    must: list[str] = []
+
+    def eol(must_survive: bool = True) -> str:
+        if not draw(st.booleans()):
+            return ""
+        text = w.comment()
+        if must_survive:
+            must.append(text)
+        return "   " + text
+
+    entries: list[list[str]] = [
+        [f"name: {name}{eol()}"],
+        [f"label: {_scalar_text(draw, want.label if want else None)}{eol()}"],
+        [f"type: {draw(st.sampled_from(['dashboard', 'notebook', 'application']))}"],
+        [f"url: https://app.hex.tech/acme/hex/{pid}"],
+    ]
+    if draw(st.booleans()):
+        # A comment on a field the tool may delete (no Hex status) may go with it.
+        entries.append(
+            [f"maturity: {draw(st.sampled_from(['high', 'low', 'medium']))}{eol(False)}"]
+        )
+    if draw(st.integers(0, 3)) == 0:
+        entries.append(["description: |", "  A literal block", "  of two lines."])
+    else:
+        entries.append(
+            [f"description: {_scalar_text(draw, want.description if want else None)}{eol()}"]
+        )
+    owner_name = _scalar_text(draw, want.owner_name if want and want.owner_name else None)
+    email = dq(draw(st.sampled_from(EMAILS)))
+    if draw(st.booleans()):
+        owner = ["owner:", f"  name: {owner_name}", f"  email: {email}"]
+        if draw(st.booleans()):
+            owner.append(f"  slack: '#chan'{eol()}")
+            extras.append(("owner", "slack"))
+        entries.append(owner)
+    else:
+        entries.append([f"owner: {{name: {dq(draw(TEXTS))}, email: {email}}}"])
+    deps = draw(st.lists(st.sampled_from(DEPS), max_size=3, unique=True))
+    if deps and draw(st.booleans()):
+        # A comment on a dependency the tool drops may go with it.
+        entries.append(["depends_on:", *(f"  - {dep}{eol(False)}" for dep in deps)])
+    else:
+        entries.append([f"depends_on: [{', '.join(dq(dep) for dep in deps)}]"])
+    marker = ["managed: true", f"project_id: {pid}"]
+    if keep:
+        marker.append(f"keep: [{', '.join(keep)}]")
+    tag = draw(st.sampled_from(["", ", finance", ", yes"]))
+    config = ["config:", f"  tags: [hex{tag}]", "  meta:"]
+    if draw(st.booleans()):
+        config.append(f"    team: {draw(st.sampled_from(ODD_YAML))}{eol()}")
+        extras.append(("config", "meta", "team"))
+    if draw(st.booleans()):
+        config.append(f"    hex_exposures: {{{', '.join(marker)}}}")
+    else:
+        config += ["    hex_exposures:", *(f"      {m}" for m in marker)]
+        if draw(st.booleans()):
+            config.append(f"      note: {draw(st.sampled_from(ODD_YAML))}")
+            extras.append(("config", "meta", "hex_exposures", "note"))
+    status = draw(st.sampled_from(["Production", "null", "yes", "'12:30'"]))
+    config.append(f"    hex: {{status: {status}, categories: [], published: false}}")
+    entries.append(config)
+    if draw(st.booleans()):
+        entries.append([f"team_notes: {draw(st.sampled_from(ODD_YAML))}{eol()}"])
+        extras.append(("team_notes",))
+    first, rest = entries[0], draw(st.permutations(entries[1:]))
+    lines: list[str] = []
+    previous: list[str] = []
+    for n, entry in enumerate([first, *rest]):
+        if n and draw(st.integers(0, 4)) == 0:
+            text = w.comment()
+            # Known, minor (see the report of issue 8): ruamel keeps a comment below a flow
+            # mapping on the mapping's last key, so it goes when the tool deletes that key (no
+            # owner email), and a comment right above a key the tool deletes (no maturity)
+            # can go with that key when a nested collection precedes it.
+            if not (previous[0].startswith("owner: {") or entry[0].startswith("maturity:")):
+                must.append(text)
+            lines.append(i + text)
+        previous = entry
+        for k, line in enumerate(entry):
+            lines.append((" " * d + "- " if n == 0 and k == 0 else i) + line)
+    return lines, Managed(pid, name, keep, tuple(extras), tuple(must))
+
+
+def _hand_lines(draw: Any, w: _Writer, name: str, d: int, lookalike_pid: str) -> list[str]:
+    """A hand-written exposure: odd scalars, comments, maybe a `managed` marker that is not."""
+    i = " " * (d + 2)
+    lines = [f"{' ' * d}- name: {name}{w.maybe_eol(draw(st.booleans()))}"]
+    lines.append(f"{i}type: {draw(st.sampled_from(['ml', 'application', 'analysis']))}")
+    lines.append(f"{i}owner: {{name: {draw(st.sampled_from(ODD_YAML[6:12]))}}}")
+    for key in draw(st.lists(st.sampled_from(["label", "maturity", "url", "extra"]), unique=True)):
+        lines.append(f"{i}{key}: {draw(st.sampled_from(ODD_YAML))}{w.maybe_eol(draw(st.booleans()))}")  # fmt: skip
+    if draw(st.booleans()):
+        lines += [f"{i}description: >", f"{i}  Folded {draw(COMMENT_TEXT)!r}", f"{i}  text."]
+    if draw(st.booleans()):
+        lines.append(f"{i}# {draw(COMMENT_TEXT)} inside")
+        lines += [f"{i}depends_on:", f"{i}  -   {draw(st.sampled_from(DEPS))}"]
+    if draw(st.booleans()):
+        marker = draw(
+            st.sampled_from(
+                [
+                    f"{{managed: false, project_id: {lookalike_pid}}}",
+                    f"{{managed: 'true', project_id: {lookalike_pid}}}",
+                    "{managed: true}",
+                    "{managed: true, project_id: ''}",
+                    "{managed: true, project_id: 123}",
+                ]
+            )
+        )
+        lines += [f"{i}config:", f"{i}  meta:", f"{i}    hex_exposures: {marker}"]
+    return lines
+
+
+def _pid(n: int) -> str:
+    return f"{n:08x}-1111-4aaa-8bbb-{n * 7919:012x}"
+
+
+@st.composite
+def cases(draw: Any) -> Case:
+    w = _Writer(draw)
+    d = draw(st.sampled_from([0, 2, 4]))
+    nl = draw(st.sampled_from(["\n", "\n", "\r\n"]))
+    n_hand = draw(st.integers(0, 3))
+    n_managed = draw(st.integers(0, 4))
+    n_new = draw(st.integers(0, 2))
+    pids = [_pid(k) for k in draw(st.permutations(range(1, n_managed + n_new + 2)))]
+    file_pids, new_pids, lookalike = pids[:n_managed], pids[n_managed:-1], pids[-1]
+    if new_pids and draw(st.booleans()):
+        lookalike = new_pids[0]  # a hand-written exposure carries an id the tool now wants
+    kept_pids = [p for p in file_pids if draw(st.booleans())]
+    names = {p: f"hex_{'old' if p in file_pids else 'new'}_{p[:8]}" for p in pids}
+    wanted = [draw(exposure_for(p, names[p])) for p in kept_pids + new_pids]
+    by_pid = {e.project_id: e for e in wanted}
+
+    head_lines = [w.comment() for _ in range(draw(st.integers(0, 2)))]
+    if draw(st.booleans()):
+        head_lines.append("version: 2" + w.maybe_eol(draw(st.booleans())))
+    models = [
+        "models:",
+        f"  - name: m1{w.maybe_eol(True)}",
+        f"    description: {draw(st.sampled_from(ODD_YAML))}",
+    ]
+    models_first = draw(st.booleans())
+    if draw(st.booleans()) and models_first:
+        head_lines += models
+
+    items: list[tuple[str, list[str]]] = []  # (kind, lines)
+    managed: list[Managed] = []
+    for p in file_pids:
+        lines, m = _managed_lines(draw, w, p, names[p], by_pid.get(p), d)
+        items.append(("managed", lines))
+        managed.append(m)
+    for k in range(n_hand):
+        items.append(("hand", _hand_lines(draw, w, f"hand_{k}", d, lookalike)))
+    items = draw(st.permutations(items))
+
+    tail_lines = []
+    if draw(st.booleans()) and not models_first:
+        tail_lines += models
+    tail_lines += [w.comment() for _ in range(draw(st.integers(0, 2)))]
+
+    body: list[str] = []
+    gap_lines: list[str] = []
+    hand_chunks: list[str] = []
+    if items:
+        body.append("exposures:" + w.maybe_eol(draw(st.booleans())))
+        for k, (kind, lines) in enumerate(items):
+            gap = []
+            for _ in range(draw(st.integers(0, 2))):
+                gap.append(" " * draw(st.sampled_from([0, d, d + 2])) + w.comment())
+            if k and draw(st.booleans()):
+                gap.insert(0, draw(st.sampled_from(["", "  "])))
+            gap_lines += [g for g in gap if g.strip()]
+            body += gap + lines
+            if kind == "hand":
+                hand_chunks.append(nl.join(lines) + nl)
+    else:
+        form = draw(st.sampled_from(["exposures: []", "exposures:", "exposures: ~", None]))
+        if form is not None:
+            body.append(form + w.maybe_eol(draw(st.booleans())))
+    head = nl.join(head_lines) + nl if head_lines else ""
+    tail = nl.join(tail_lines) + nl if tail_lines else ""
+    text = head + (nl.join(body) + nl if body else "") + tail
+    if not body:
+        head, tail = text, ""
+    return Case(
+        text=text,
+        nl=nl,
+        head=head,
+        tail=tail,
+        hand_chunks=tuple(hand_chunks),
+        gap_lines=tuple(gap_lines),
+        managed=tuple(managed),
+        wanted=tuple(wanted),
+    )
+
+
+# --- what dbt reads ---------------------------------------------------------------------------
+
+
+def _get(data: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return MISSING
+        data = data[key]
+    return data
+
+
+def _pid_of(item: Any) -> str | None:
+    marker = _get(item, ("config", "meta", "hex_exposures"))
+    if not isinstance(marker, dict) or marker.get("managed") is not True:
+        return None
+    pid = marker.get("project_id")
+    return pid if isinstance(pid, str) and pid else None
+
+
+def _fields(e: Exposure) -> list[tuple[tuple[str, ...], Any]]:
+    """The tool-owned fields (SPEC "The exposures file") and what dbt must read for each."""
+    return [
+        (("name",), e.name),
+        (("label",), e.label),
+        (("type",), e.type),
+        (("maturity",), e.maturity),
+        (("url",), e.url),
+        (("description",), e.description),
+        (("owner", "name"), e.owner_name),
+        (("owner", "email"), e.owner_email),
+        (("depends_on",), list(e.depends_on)),
+        (("config", "tags"), list(e.tags)),
+        (("config", "meta", "hex_exposures", "managed"), True),
+        (("config", "meta", "hex_exposures", "project_id"), e.project_id),
+        (("config", "meta", "hex"), dict(e.hex_meta)),
+    ]
+
+
+def _kept(path: tuple[str, ...], keep: tuple[str, ...]) -> bool:
+    dotted = ".".join(path)
+    return any(dotted == k or dotted.startswith(k + ".") for k in keep)
+
+
+def _reads_as(have: Any, want: Any) -> bool:
+    if want is None:
+        return have is None or have is MISSING
+    return type(have) is type(want) and have == want
+
+
+def _exposures(data: Any) -> list[Any]:
+    items = data.get("exposures") if isinstance(data, dict) else None
+    return items if isinstance(items, list) else []
+
+
+def _others(data: Any) -> dict[str, Any]:
+    return {k: v for k, v in (data or {}).items() if k != "exposures"}
+
+
+def _check(case: Case, out: str) -> None:
+    nl = case.nl
+    before = yaml.safe_load(case.text)
+    after = yaml.safe_load(out)
+    if before is None:  # a new file (or comments only) gets `version: 2`
+        assert _others(after) in ({}, {"version": 2})
+    else:
+        assert _others(after) == _others(before)
+
+    # Bytes outside the managed exposures.
+    assert out.startswith(case.head)
+    assert out.endswith(case.tail)
+    for chunk in case.hand_chunks:
+        assert chunk in out, chunk
+    lines = set(out.split(nl))
+    for line in case.gap_lines:
+        assert line in lines, line
+    if "\r\n" in case.text:
+        assert "\n" not in out.replace("\r\n", "")
+
+    # Hand-written exposures: the same data, in the same order.
+    hand_before = [e for e in _exposures(before) if _pid_of(e) is None]
+    hand_after = [e for e in _exposures(after) if _pid_of(e) is None]
+    assert hand_after == hand_before
+
+    # Managed exposures: one per wanted project, each field as meant, pinned ones as they were.
+    old = {_pid_of(e): e for e in _exposures(before) if _pid_of(e) is not None}
+    new = [e for e in _exposures(after) if _pid_of(e) is not None]
+    by_pid = {_pid_of(e): e for e in new}
+    assert len(by_pid) == len(new)
+    assert set(by_pid) == {e.project_id for e in case.wanted}
+    in_file = {m.pid: m for m in case.managed}
+    for e in case.wanted:
+        data = by_pid[e.project_id]
+        m = in_file.get(e.project_id)
+        keep = m.keep if m else ()
+        for path, value in _fields(e):
+            have = _get(data, path)
+            if _kept(path, keep):
+                assert have == _get(old[e.project_id], path), (e.name, path)
+            else:
+                assert _reads_as(have, value), (e.name, path, have, value)
+        if m is not None:
+            for path in m.extras:
+                assert _get(data, path) == _get(old[e.project_id], path), (e.name, path)
+            for comment in m.must_comments:
+                assert comment in out, (e.name, comment)
+    names = [str(e["name"]) for e in new]
+    assert names == sorted(names)  # one block, sorted by name
+    assert len(set(names)) == len(names)
+
+
+@settings(
+    max_examples=250,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(case=cases())
+def test_merge_keeps_a_persons_work_writes_what_it_means_and_is_idempotent(case: Case) -> None:
+    COUNTS["cases"] += 1
+    try:
+        out = merge(case.text, list(case.wanted), path=PATH)
+    except ExposuresFileError as err:
+        message = str(err)
+        assert "\n" not in message and message.startswith(PATH + ": "), message
+        assert "internal error" not in message, message
+        COUNTS["refused"] += 1
+        event(f"refused: {message.split(': ', 2)[1][:40]}")
+        return
+    _check(case, out)
+    assert merge(out, list(case.wanted), path=PATH) == out
+    COUNTS["merged"] += 1
+    event(f"managed in file: {len(case.managed)}, wanted: {len(case.wanted)}")
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=cases(), data=st.data())
+def test_a_second_sync_with_different_output_still_keeps_everything(
+    case: Case, data: st.DataObject
+) -> None:
+    """Sync, then sync again with another tool output: the person's work is still there."""
+    COUNTS["cases"] += 1
+    try:
+        first = merge(case.text, list(case.wanted), path=PATH)
+    except ExposuresFileError:
+        COUNTS["refused"] += 1
+        return
+    later = [
+        data.draw(exposure_for(e.project_id, e.name))
+        for e in case.wanted
+        if data.draw(st.booleans())
+    ]
+    out = merge(first, later, path=PATH)
+    # The first sync's text is the new "before"; the original hand work must still be there.
+    for chunk in case.hand_chunks:
+        assert chunk in out
+    for line in case.gap_lines:
+        assert line in set(out.split(case.nl))
+    assert out.startswith(case.head) and out.endswith(case.tail)
+    data_after = yaml.safe_load(out)
+    by_pid = {_pid_of(e): e for e in _exposures(data_after) if _pid_of(e) is not None}
+    assert set(by_pid) == {e.project_id for e in later}
+    keep = {m.pid: m.keep for m in case.managed}
+    old = {_pid_of(e): e for e in _exposures(yaml.safe_load(case.text)) if _pid_of(e)}
+    for e in later:
+        for path, value in _fields(e):
+            if _kept(path, keep.get(e.project_id, ())):
+                assert _get(by_pid[e.project_id], path) == _get(old[e.project_id], path)
+            else:
+                assert _reads_as(_get(by_pid[e.project_id], path), value), (path, value)
+    assert merge(out, later, path=PATH) == out
+    COUNTS["merged"] += 1
+
+
+@pytest.mark.parametrize("value", ["x?", "Bcn?", "a?b"])
+@pytest.mark.parametrize("field", ["categories", "status"])
+def test_values_added_to_an_empty_flow_list_read_back_with_pure_python_pyyaml(
+    field: str, value: str
+) -> None:
+    """Found by the properties above: dbt reads with PyYAML's C loader when libyaml is built
+    in and with the pure-Python one otherwise; the pure scanner ends a plain scalar at `?`
+    inside flow collections, so `[x?]` is a syntax error there."""
+    pid = _pid(1)
+    text = (
+        "exposures:\n"
+        "  - name: hex_old\n"
+        "    config:\n"
+        "      meta:\n"
+        f"        hex_exposures: {{managed: true, project_id: {pid}}}\n"
+        "        hex: {status: null, categories: [], published: false}\n"
+    )
+    meta: dict[str, Any] = {"status": None, "categories": [], "published": True}
+    meta[field] = value if field == "status" else [value]
+    e = Exposure(
+        name="hex_old",
+        label="L",
+        type="dashboard",
+        maturity=None,
+        url=f"https://app.hex.tech/acme/hex/{pid}",
+        description="",
+        owner_name=None,
+        owner_email=None,
+        depends_on=(),
+        tags=("hex",),
+        project_id=pid,
+        hex_meta=meta,
+    )
+    out = merge(text, [e], path=PATH)
+    data = yaml.load(out, Loader=yaml.SafeLoader)  # the pure-Python loader
+    assert data["exposures"][0]["config"]["meta"]["hex"] == meta
+
+
+def _one(pid: str, **fields: Any) -> Exposure:
+    base: dict[str, Any] = {
+        "name": "hex_one",
+        "label": "L",
+        "type": "dashboard",
+        "maturity": "high",
+        "url": f"https://app.hex.tech/acme/hex/{pid}",
+        "description": "",
+        "owner_name": "jane",
+        "owner_email": "jane@acme.com",
+        "depends_on": ("ref('fct_orders')",),
+        "tags": ("hex",),
+        "project_id": pid,
+        "hex_meta": {"status": None, "categories": [], "published": True},
+    }
+    return Exposure(**{**base, **fields})
+
+
+@pytest.mark.parametrize("text", ["\n", "\n\n", "x\n\n"])
+def test_a_value_ending_in_newlines_replacing_one_above_a_comment_reads_back(text: str) -> None:
+    """Found by the properties above: a `|+` block written before a full-line comment read
+    back with one newline more, so the merge refused ("internal error") instead of syncing."""
+    pid = _pid(2)
+    before = merge(None, [_one(pid)], path=PATH).replace(
+        "    label: L\n", "    label: yes\n    # about the type\n"
+    )
+    out = merge(before, [_one(pid, label=text)], path=PATH)
+    assert yaml.safe_load(out)["exposures"][0]["label"] == text
+    assert "    # about the type\n" in out
+
+
+@pytest.mark.parametrize("text", ["\tstarts with a tab\nline 2", "a\n\tb\n\tc", "\t\n"])
+def test_multi_line_text_with_lines_starting_with_a_tab_reads_back(text: str) -> None:
+    """Found by the properties above: a literal block whose first line starts with a tab is
+    not valid YAML, so a new file with such a Hex description was refused."""
+    pid = _pid(3)
+    for before in (None, merge(None, [_one(pid)], path=PATH)):
+        out = merge(before, [_one(pid, description=text)], path=PATH)
+        assert yaml.safe_load(out)["exposures"][0]["description"] == text
+
+
+def test_zz_counts() -> None:
+    """Runs last in this file: how many generated cases ran, and how many were refused."""
+    if not COUNTS["cases"]:
+        pytest.skip("run the whole file to count cases")
+    print(f"\nmerge properties: {dict(COUNTS)}")
+    assert COUNTS["cases"] >= 100
+    assert COUNTS["merged"] >= COUNTS["cases"] * 0.8  # refusing is the exception
