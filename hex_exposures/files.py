@@ -5,15 +5,14 @@ exposures file (atomic write-if-changed that refuses to overwrite a concurrent e
 from __future__ import annotations
 
 import contextlib
-import gc
 import hashlib
-import json
 import os
 import tempfile
 import time
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from .bulk import json_from_bytes
 from .errors import ConfigError, ExposuresFileError, ManifestError
 from .manifest import check_shape
 
@@ -57,13 +56,7 @@ def read_manifest(path: str) -> Mapping[str, Any]:
     except OSError as err:
         raise ManifestError(f"{path}: cannot read the manifest ({err.strerror}); {hint}") from err
     try:
-        # A manifest is millions of small objects; the cyclic GC would scan them repeatedly
-        # while they are built, for nothing (none are cycles). Measured: ~40% of load time.
-        gc.disable()
-        try:
-            data = json.loads(raw)
-        finally:
-            gc.enable()
+        data = json_from_bytes(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as err:
         raise ManifestError(
             f"{path}: manifest is not valid JSON ({_first_line(err)}); {hint}"

@@ -12,16 +12,15 @@ a script that calls this at import time must guard its entry point with
 
 from __future__ import annotations
 
-import gc
 import logging
 import multiprocessing
 import os
-from collections.abc import Iterator, MutableMapping, Sequence
+from collections.abc import MutableMapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from typing import Any
 
 from . import sql_tables
+from .bulk import gc_paused
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +51,7 @@ def parallel_extractor(
     """Each text's Extraction, in order; cache hits first, misses parsed once each."""
     out: list[sql_tables.Extraction | None] = [None] * len(texts)
     todo: dict[str, list[int]] = {}  # key -> positions, so a repeated text is parsed once
-    with _gc_paused():
+    with gc_paused():
         for i, text in enumerate(texts):
             key = sql_tables.cache_key(text, warehouse)
             hit = cache.get(key) if cache is not None else None
@@ -64,31 +63,17 @@ def parallel_extractor(
     workers = cpus() if workers is None else workers
     parsed: list[sql_tables.Extraction] = []
     if workers > 1 and len(missing) >= min_batch:
-        with _gc_paused():
+        with gc_paused():
             parsed = _in_workers(missing, warehouse, workers)
     # In this process parse trees hold cycles, so the collector stays as it is here.
     parsed += [sql_tables.parse_tables(t, warehouse) for t in missing[len(parsed) :]]
-    with _gc_paused():
+    with gc_paused():
         for (key, where), ext in zip(todo.items(), parsed, strict=True):
             for i in where:
                 out[i] = ext
             if cache is not None:
                 cache[key] = ext
     return out  # type: ignore[return-value]  # every position is filled above
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic collection while only small acyclic records are made (cache entries,
-    Extractions from workers): in a process holding a large history each full collection
-    rescans all of it, so one collection afterwards is cheaper than several during."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _parse_chunk(texts: Sequence[str], warehouse: str) -> list[sql_tables.Extraction]:

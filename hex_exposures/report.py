@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import difflib
-import gc
 import json
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+from .bulk import gc_paused
 from .pipeline import Report
 
 
@@ -95,11 +95,8 @@ def managed_exposures(text: str | None) -> dict[str, dict[str, Any]]:
         return {}
     import yaml  # dbt's own reader, and its C loader is ~20x faster than ruamel's pure one
 
-    gc.disable()  # ~3x faster on a big file: nothing it builds is a cycle
-    try:
+    with gc_paused():  # ~3x faster on a big file
         data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    finally:
-        gc.enable()
     out = {}
     for item in (data or {}).get("exposures") or []:
         meta = ((item.get("config") or {}).get("meta") or {}).get("hex_exposures") or {}

@@ -14,11 +14,10 @@ with new parameter values, giving distinct texts with the same tables.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 from array import array
-from collections.abc import Iterable, Iterator, MutableMapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Iterable, MutableMapping, Sequence
+from contextlib import suppress
 from itertools import pairwise
 from typing import NamedTuple
 
@@ -28,6 +27,7 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, SqlglotError
 from sqlglot.tokens import Token, TokenType
 
+from .bulk import gc_paused
 from .identifiers import normalize, rule_for, table_ref
 from .records import TableRef
 
@@ -191,7 +191,7 @@ def parse_tables(sql: str, warehouse: str) -> Extraction:
     if not sql.strip():
         return Extraction((), "empty")
     try:
-        with _gc_paused():
+        with gc_paused():
             return _parse(sql, warehouse, dialect)
     except RecursionError:
         return Extraction((), "recursion")
@@ -236,23 +236,6 @@ def _dialect(name: str) -> Dialect:
     if name not in _DIALECTS:
         _DIALECTS[name] = Dialect.get_or_raise(name)
     return _DIALECTS[name]
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic collector for one parse.
-
-    A parse builds a thousand linked nodes that die together when the parse's frame
-    returns; collecting mid-parse only rescans them (about a fifth of the time). The
-    first collection after this frees them in one go.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _shape(tokens: Sequence[Token]) -> tuple[bytes, str | None]:

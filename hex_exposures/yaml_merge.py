@@ -28,7 +28,6 @@ what was meant; any difference is a bug and raises instead of writing a wrong fi
 from __future__ import annotations
 
 import functools
-import gc
 import io
 import itertools
 import json
@@ -51,6 +50,7 @@ from ruamel.yaml.scalarstring import (
 )
 from ruamel.yaml.tokens import CommentToken
 
+from hex_exposures.bulk import gc_paused
 from hex_exposures.errors import ExposuresFileError
 from hex_exposures.records import Exposure
 
@@ -227,24 +227,23 @@ def _parse(text: str, path: str) -> _Doc:
     """Read the file as dbt does. Cached: a sync reads the same text three times, and a big
     file costs about 0.5 s per 1,000 exposures. Only ints and plain data are kept."""
     loader = _Loader(text)
-    gc.disable()  # a big file is a million small objects and no cycles: ~3x faster
     try:
-        root = loader.get_single_node()
-        pairs = []
-        if isinstance(root, yaml.MappingNode):
-            pairs = [(k, v) for k, v in root.value if getattr(k, "value", None) == "exposures"]
-        # Before construction: it rewrites mappings that use `<<:` merge keys in place.
-        seq = pairs[0][1] if pairs else None
-        ends = (
-            [_content_end(n, set()) for n in seq.value]
-            if isinstance(seq, yaml.SequenceNode)
-            else []
-        )
-        data = loader.construct_document(root) if root is not None else None
+        with gc_paused():  # a big file is a million small objects: ~3x faster
+            root = loader.get_single_node()
+            pairs = []
+            if isinstance(root, yaml.MappingNode):
+                pairs = [(k, v) for k, v in root.value if getattr(k, "value", None) == "exposures"]
+            # Before construction: it rewrites mappings that use `<<:` merge keys in place.
+            seq = pairs[0][1] if pairs else None
+            ends = (
+                [_content_end(n, set()) for n in seq.value]
+                if isinstance(seq, yaml.SequenceNode)
+                else []
+            )
+            data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
         raise ExposuresFileError(f"{path}: not valid YAML: {_describe(exc)}") from exc
     finally:
-        gc.enable()
         loader.dispose()
     if data is None:
         return _Doc(text, None, False, None, [])

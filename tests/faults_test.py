@@ -16,7 +16,6 @@ import errno
 import hashlib
 import io
 import json
-import logging
 import os
 import random
 import re
@@ -51,15 +50,6 @@ exposures:
     type: application
     owner: {name: CFO}
 """
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """The CLI configures the "hex_exposures" logger; leave it as later tests expect it."""
-    logger = logging.getLogger("hex_exposures")
-    saved = (list(logger.handlers), logger.propagate, logger.level)
-    yield
-    logger.handlers[:], logger.propagate, logger.level = saved[0], saved[1], saved[2]
 
 
 def hex_text(pid: str, *, url: bool = True) -> str:

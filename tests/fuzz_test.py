@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import logging
 import os
 import shutil
 import tempfile
@@ -63,15 +62,6 @@ def one_line_error(err: BaseException) -> None:
     message = str(err)
     assert message and "\n" not in message and "\r" not in message, message
     assert "Traceback" not in message
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """The CLI configures the "hex_exposures" logger; leave it as later tests expect it."""
-    logger = logging.getLogger("hex_exposures")
-    saved = (list(logger.handlers), logger.propagate, logger.level)
-    yield
-    logger.handlers[:], logger.propagate, logger.level = saved[0], saved[1], saved[2]
 
 
 # --- generators ------------------------------------------------------------------------------

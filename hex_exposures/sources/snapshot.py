@@ -6,11 +6,11 @@ so CI and pre-commit run without credentials.
 
 from __future__ import annotations
 
-import gc
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
+from ..bulk import json_from_bytes
 from ..errors import SnapshotError
 from ..records import WAREHOUSES, HexProject, HexQuery
 
@@ -31,13 +31,8 @@ def load(path: str) -> Snapshot:
     try:
         with open(path, "rb") as f:
             raw = f.read()
-        # Millions of small objects and no cycles: the cyclic GC would only rescan them.
-        gc.disable()
-        try:
-            data = json.loads(raw)
-        finally:
-            gc.enable()
-            del raw
+        data = json_from_bytes(raw)
+        del raw
     except FileNotFoundError:
         raise SnapshotError(f"--from-snapshot: {path}: no such file") from None
     except OSError as err:
