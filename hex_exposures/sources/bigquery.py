@@ -35,7 +35,8 @@ JOBS_SQL = r"""
 WITH hex_jobs AS (
   SELECT
     project_id,
-    query,
+    -- Hex gives every run its own trace_id: blank it, or no two runs would group.
+    REGEXP_REPLACE(query, r'"trace_id": *"[^"]*"', '"trace_id": ""') AS query,
     creation_time,
     referenced_tables,
     REGEXP_EXTRACT(query, r'Hex query metadata:[^\n]*?"project_id": *"([^"]+)"') AS hex_project_id

@@ -30,8 +30,11 @@ PROJECT_A = "4e500000-0000-0000-0000-00000000000a"
 PROJECT_B = "4e500000-0000-0000-0000-00000000000b"
 
 
-def hex_sql(sql: str, project_id: str, context: str = "SCHEDULED_RUN") -> str:
-    """A query as Hex sends it: the statement, then its metadata comment on the last line."""
+def hex_sql(sql: str, project_id: str, context: str = "SCHEDULED_RUN", trace_id: str = "") -> str:
+    """A query as Hex sends it: the statement, then its metadata comment on the last line.
+
+    Hex sends 32 hex digits as trace_id; the source blanks it in SQL, so tests that compare
+    texts leave it blank and the one about grouping sets it."""
     meta = {
         "categories": ["Finance"],
         "cell_type": "SQL",
@@ -41,7 +44,7 @@ def hex_sql(sql: str, project_id: str, context: str = "SCHEDULED_RUN") -> str:
         "project_name": "Weekly numbers",
         "project_url": f"https://app.hex.tech/acme/hex/{project_id}/draft/logic",
         "status": "Production",
-        "trace_id": "0" * 32,
+        "trace_id": trace_id,
         "user_email": "ana@acme.com",
     }
     return f"{sql}\n-- Hex query metadata: {json.dumps(meta, sort_keys=True)}"
@@ -159,20 +162,23 @@ ORDERS = (("my-proj", "Dbt_Marts", "Orders"),)
 
 
 def test_history_is_filtered_grouped_and_aggregated_in_sql(serve: Any) -> None:
-    q1 = hex_sql("SELECT * FROM `Dbt_Marts`.`Orders`", PROJECT_A)
+    def q1(trace: str) -> str:
+        return hex_sql("SELECT * FROM `Dbt_Marts`.`Orders`", PROJECT_A, trace_id=trace * 32)
+
     q2 = hex_sql("SELECT * FROM Dbt_Marts.Payments", PROJECT_B)
     script = hex_sql("DECLARE d DATE; SELECT * FROM Dbt_Marts.Refunds", PROJECT_B)
     jobs = [
-        # three runs of q1; the two cached ones have no referenced_tables
-        Job(q1, ago(days=3), ORDERS),
-        Job(q1, ago(hours=2), cache_hit=True),
-        Job(q1, ago(hours=1), cache_hit=True),
+        # three runs of q1, each with its own trace_id as Hex sends them; the two cached
+        # ones have no referenced_tables
+        Job(q1("a"), ago(days=3), ORDERS),
+        Job(q1("b"), ago(hours=2), cache_hit=True),
+        Job(q1("c"), ago(hours=1), cache_hit=True),
         # what must not count
         Job(q2, ago(days=1), error_reason="accessDenied"),
         Job(q2, ago(minutes=5), state="RUNNING"),
         Job(q2, ago(days=20), (("my-proj", "Dbt_Marts", "Payments"),)),
         Job("SELECT 1 -- not Hex", ago(days=1)),
-        Job(q1, ago(days=1), job_type="LOAD"),
+        Job(q1("d"), ago(days=1), job_type="LOAD"),
         # a script: the parent counts, its child statement does not
         Job(script, ago(days=2), statement_type="SCRIPT", job_id="parent_1"),
         Job("SELECT * FROM Dbt_Marts.Refunds", ago(days=2), parent_job_id="parent_1"),
@@ -184,7 +190,7 @@ def test_history_is_filtered_grouped_and_aggregated_in_sql(serve: Any) -> None:
     assert got == [
         HexQuery(
             PROJECT_A,
-            q1,
+            q1(""),  # the trace_id blanked in SQL, so the three runs are one record
             "my-proj",
             None,
             3,
