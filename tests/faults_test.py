@@ -37,6 +37,7 @@ from hex_exposures.errors import ExposuresFileError
 from hex_exposures.sources import hex_api
 from tests.manifest_factory import manifest, model, source
 from tests.servers.hex_server import RESET, TOKEN, Fault, HexServer, make_project, serve
+from tests.servers.snowflake_history import Run, create_history
 
 FINDINGS: Counter[str] = Counter()
 OUTPUT = "hex_exposures.yml"
@@ -448,20 +449,8 @@ def fake_snowflake(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("SNOWFLAKE_PASSWORD", "pw-faults-0123456789")
     with fakesnow.patch():
         conn = snowflake.connector.connect(paramstyle="qmark")
-        cur = conn.cursor()
-        cur.execute("create database if not exists SNOWFLAKE")
-        cur.execute("create schema if not exists SNOWFLAKE.ACCOUNT_USAGE")
-        cur.execute(
-            "create or replace table SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY (QUERY_ID varchar, "
-            "QUERY_TEXT varchar, QUERY_HASH varchar, DATABASE_NAME varchar, SCHEMA_NAME varchar,"
-            " EXECUTION_STATUS varchar, START_TIME timestamp_ltz)"
-        )
-        for n, p in enumerate(PROJECTS):
-            cur.execute(
-                "insert into SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY select ?, ?, ?, 'ANALYTICS',"
-                " 'MARTS', 'SUCCESS', dateadd(minute, -60, current_timestamp())",
-                (f"q{n}", hex_text(p["id"], url=False), f"h{n}"),
-            )
+        # Texts verbatim (project None), one run an hour ago each.
+        create_history(conn, [Run(None, hex_text(p["id"], url=False), 1) for p in PROJECTS])
         try:
             yield conn
         finally:

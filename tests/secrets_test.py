@@ -34,6 +34,7 @@ from hex_exposures.sources import hex_api
 from hex_exposures.sources.hex_api import HexApiSource
 from tests.manifest_factory import manifest, model
 from tests.servers.hex_server import RESET, Fault, make_project, serve
+from tests.servers.snowflake_history import Run, create_history
 
 TOKEN = "hxtw_SECRET" + "0a1b2c3d4e5f" * 7 + "9z"
 OTHER_TOKEN = "hxtw_" + "f" * 96  # what the loopback server accepts in the 401 scenarios
@@ -395,21 +396,14 @@ def fake_snowflake(snowflake_env: None) -> Iterator[Any]:
     connector = _connector()
     with fakesnow.patch():
         conn = connector.connect(paramstyle="qmark")
-        cur = conn.cursor()
-        cur.execute("create database if not exists SNOWFLAKE")
-        cur.execute("create schema if not exists SNOWFLAKE.ACCOUNT_USAGE")
-        cur.execute(
-            "create or replace table SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY (QUERY_ID varchar, "
-            "QUERY_TEXT varchar, QUERY_HASH varchar, DATABASE_NAME varchar, SCHEMA_NAME varchar,"
-            " EXECUTION_STATUS varchar, START_TIME timestamp_ltz)"
-        )
-        for n, p in enumerate(PROJECTS):
-            meta = json.dumps({"context": "APP_VIEW", "project_id": p["id"]}, sort_keys=True)
-            cur.execute(
-                "insert into SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY select ?, ?, ?, 'ANALYTICS',"
-                " 'MARTS', 'SUCCESS', dateadd(minute, -60, current_timestamp())",
-                (f"q{n}", f"select * from fct_orders\n-- Hex query metadata: {meta}", f"h{n}"),
+        runs = [
+            Run(None, f"select * from fct_orders\n-- Hex query metadata: {meta}", 1)
+            for meta in (
+                json.dumps({"context": "APP_VIEW", "project_id": p["id"]}, sort_keys=True)
+                for p in PROJECTS
             )
+        ]
+        create_history(conn, runs)  # texts verbatim (project None), an hour ago
         try:
             yield conn
         finally:

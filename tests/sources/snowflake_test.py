@@ -7,7 +7,6 @@ connections.toml we write, because the connector locates that file when it is im
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -17,7 +16,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import fakesnow
 import pytest
@@ -29,6 +28,7 @@ from hex_exposures.errors import ConfigError, WarehouseError
 from hex_exposures.records import HexProject, HexQuery, Settings
 from hex_exposures.sources import open_warehouse
 from hex_exposures.sources import snowflake as sf
+from tests.servers.snowflake_history import Run, create_history
 
 pytestmark = pytest.mark.filterwarnings("ignore:Arrow output on a DB-API result:UserWarning")
 
@@ -39,44 +39,6 @@ P_RAW = "6f1c2a8e-1d7b-4c2e-9a0e-3b5d7c9e1f04"  # same one-part name, RAW contex
 P_OLD = "6f1c2a8e-1d7b-4c2e-9a0e-3b5d7c9e1f05"  # only ran 20 days ago
 P_FAILED = "6f1c2a8e-1d7b-4c2e-9a0e-3b5d7c9e1f06"  # only failed
 ORDERS_SQL = "select order_id, amount\nfrom analytics.marts.fct_orders\nwhere amount > 0"
-
-
-class Run(NamedTuple):
-    """One QUERY_HISTORY row."""
-
-    project: str | None  # None: not a Hex query
-    sql: str
-    hours_ago: float
-    status: str = "SUCCESS"
-    database: str | None = "ANALYTICS"
-    schema: str | None = "MARTS"
-    context: str = "SCHEDULED_RUN"
-    objects: Sequence[tuple[str, str]] = ()  # ACCESS_HISTORY (domain, name)
-
-
-def hex_text(sql: str, project: str | None, context: str) -> str:
-    """The SQL as Hex sends it: the metadata comment as the last line (hex-api.md §5)."""
-    if project is None:
-        return sql
-    meta = {
-        "categories": ["Finance"],
-        "cell_type": "SQL",
-        "connection": "Snowflake prod",
-        "context": context,
-        "project_id": project,
-        "project_name": "Orders",
-        "project_url": f"https://app.hex.tech/acme/hex/{project}/draft/logic?selectedCellId="
-        + str(uuid.uuid4()),
-        "status": "Production",
-        "trace_id": uuid.uuid4().hex,  # differs on every run
-        "user_email": "jane@acme.com",
-    }
-    return f"{sql}\n-- Hex query metadata: {json.dumps(meta, sort_keys=True)}"
-
-
-def query_hash(sql: str) -> str:
-    """Like Snowflake's: the text without comments and with whitespace collapsed."""
-    return hashlib.md5(" ".join(sql.lower().split()).encode()).hexdigest()
 
 
 HISTORY = (
@@ -102,60 +64,6 @@ HISTORY = (
     Run(None, "select * from analytics.marts.fct_orders", 2),  # not from Hex
     Run(None, "select 1 -- Hex query metadata: not json", 2),  # marker, no project id
 )
-
-
-def create_history(
-    conn: Any,
-    runs: Sequence[Run],
-    *,
-    account_usage: str = "SNOWFLAKE.ACCOUNT_USAGE",
-    access_history: bool = False,
-) -> None:
-    """QUERY_HISTORY (and ACCESS_HISTORY) with the columns the source reads."""
-    database = account_usage.split(".")[0]
-    cur = conn.cursor()
-    cur.execute(f"create database if not exists {database}")
-    cur.execute(f"create schema if not exists {account_usage}")
-    cur.execute(
-        f"create or replace table {account_usage}.QUERY_HISTORY (QUERY_ID varchar, "
-        "QUERY_TEXT varchar, QUERY_HASH varchar, DATABASE_NAME varchar, SCHEMA_NAME varchar, "
-        "EXECUTION_STATUS varchar, START_TIME timestamp_ltz)"
-    )
-    rows = []
-    access = []
-    for i, run in enumerate(runs):
-        qid = f"01b2c3d4-0000-{i:04d}-0000-000000000000"
-        rows.append(
-            (
-                qid,
-                hex_text(run.sql, run.project, run.context),
-                query_hash(run.sql),
-                run.database,
-                run.schema,
-                run.status,
-                int(run.hours_ago * 60),
-            )
-        )
-        if run.objects and run.status == "SUCCESS":
-            objects = [{"objectDomain": d, "objectId": 1, "objectName": n} for d, n in run.objects]
-            access.append((qid, int(run.hours_ago * 60), json.dumps(objects)))
-    cur.executemany(
-        f"insert into {account_usage}.QUERY_HISTORY select ?, ?, ?, ?, ?, ?, "
-        "dateadd(minute, -?, current_timestamp())",
-        rows,
-    )
-    if access_history:
-        cur.execute(
-            f"create or replace table {account_usage}.ACCESS_HISTORY (QUERY_ID varchar, "
-            "QUERY_START_TIME timestamp_ltz, DIRECT_OBJECTS_ACCESSED array)"
-        )
-        for qid, minutes, objects_json in access:
-            cur.execute(
-                f"insert into {account_usage}.ACCESS_HISTORY select ?, "
-                "dateadd(minute, -?, current_timestamp()), parse_json(?)",
-                (qid, minutes, objects_json),
-            )
-    cur.close()
 
 
 @pytest.fixture
