@@ -347,11 +347,8 @@ def test_snowflake_connect_failures_never_show_the_password(
     scanner.assert_clean()
 
 
-@pytest.mark.usefixtures("snowflake_env")
-@pytest.mark.parametrize("case", sorted(CONNECT_FAILURES))
-def test_the_snowflake_source_never_shows_the_password_in_tracebacks(
-    scanner: Scanner, monkeypatch: pytest.MonkeyPatch, case: str
-) -> None:
+def _refused_connect(monkeypatch: pytest.MonkeyPatch, case: str) -> HexExposuresError:
+    """The error SnowflakeSource raises when the connector refuses with CONNECT_FAILURES[case]."""
     from hex_exposures.sources.snowflake import SnowflakeSource
 
     connector = _connector()
@@ -362,7 +359,15 @@ def test_the_snowflake_source_never_shows_the_password_in_tracebacks(
     monkeypatch.setattr(connector, "connect", refuse)
     with pytest.raises(HexExposuresError) as info:
         SnowflakeSource.from_settings(Settings())
-    err = info.value
+    return info.value
+
+
+@pytest.mark.usefixtures("snowflake_env")
+@pytest.mark.parametrize("case", sorted(CONNECT_FAILURES))
+def test_the_snowflake_source_never_shows_the_password_in_tracebacks(
+    scanner: Scanner, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    err = _refused_connect(monkeypatch, case)
     assert "\n" not in str(err)
     scanner.add(f"{case}: str/repr", f"{err} {err!r}")
     scanner.add(f"{case}: traceback", "".join(traceback.format_exception(err)))
@@ -376,17 +381,7 @@ def test_the_snowflake_source_keeps_the_password_out_of_its_own_frames_locals(
 ) -> None:
     """Debuggers, error trackers and `pytest -l` print locals: ours must not hold it in the
     clear (`Secrets` is there for that; the connect keywords dict must be masked too)."""
-    from hex_exposures.sources.snowflake import SnowflakeSource
-
-    connector = _connector()
-
-    def refuse(**kwargs: Any) -> None:
-        raise CONNECT_FAILURES[case](connector)
-
-    monkeypatch.setattr(connector, "connect", refuse)
-    with pytest.raises(HexExposuresError) as info:
-        SnowflakeSource.from_settings(Settings())
-    scanner.add(f"{case}: own locals", own_frames_locals(info.value))
+    scanner.add(f"{case}: own locals", own_frames_locals(_refused_connect(monkeypatch, case)))
     scanner.assert_clean()
 
 

@@ -235,7 +235,7 @@ class BigQueryServer:
     ) -> tuple[int, Any]:
         done = self._find(job_id, params)
         if done is None:
-            return _error(404, "notFound", f"Not found: Job {project}:{job_id}")
+            return _not_found(project, job_id)
         with self._lock:
             running = self._polls.get(job_id, 0) > 0
         return 200, self._job_resource(done, running=running)
@@ -245,7 +245,7 @@ class BigQueryServer:
     ) -> tuple[int, Any]:
         done = self._find(job_id, params)
         if done is None:
-            return _error(404, "notFound", f"Not found: Job {project}:{job_id}")
+            return _not_found(project, job_id)
         with self._lock:
             if self._polls.get(job_id, 0) > 0:
                 self._polls[job_id] -= 1
@@ -486,6 +486,10 @@ def _offset(token: str | None, job_id: str) -> int:
     if owner != job_id:
         raise ValueError("page token of another job")
     return int(offset)
+
+
+def _not_found(project: str, job_id: str) -> tuple[int, Any]:
+    return _error(404, "notFound", f"Not found: Job {project}:{job_id}")
 
 
 def _error(status: int, reason: str, message: str) -> tuple[int, Any]:
