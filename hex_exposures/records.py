@@ -7,9 +7,12 @@ standard library is imported here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 WAREHOUSES = ("snowflake", "bigquery")
+# Where a managed exposure's tags and meta live: under `config:` (dbt >= 1.10 reads them
+# there) or top-level (dbt 1.8/1.9 read only these). See SPEC "The exposures file".
+MetaLayout = Literal["config", "top"]
 
 
 class HexProject(NamedTuple):
@@ -134,6 +137,9 @@ class Exposure(NamedTuple):
     tags: tuple[str, ...]
     project_id: str
     hex_meta: Mapping[str, Any]  # {status, categories, published}
+    # Elementary's exposure-validation form: {"column_name", "data_type"?, "node"}, sorted by
+    # (node, column_name); written under meta.referenced_columns when not empty.
+    referenced_columns: tuple[Mapping[str, str], ...] = ()
 
 
 class Settings(NamedTuple):
