@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from .errors import ManifestError
 from .identifiers import normalize, rule_for
-from .records import Relation, TableRef
+from .records import MetaLayout, Relation, TableRef
 
 SUPPORTED_SCHEMAS = (10, 11, 12, 20)
 _SCHEMA_RE = re.compile(r"/manifest/v(\d+)\.json")
@@ -49,6 +49,21 @@ def schema_version(manifest: Mapping[str, Any]) -> int | None:
 def adapter_type(manifest: Mapping[str, Any]) -> str | None:
     value = _mapping(manifest.get("metadata")).get("adapter_type")
     return str(value) if value else None
+
+
+def dbt_version(manifest: Mapping[str, Any]) -> tuple[int, int] | None:
+    """(major, minor) of the dbt-core that wrote the manifest (`metadata.dbt_version`)."""
+    m = re.match(
+        r"\s*(\d+)\.(\d+)", str(_mapping(manifest.get("metadata")).get("dbt_version") or "")
+    )
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def meta_layout(manifest: Mapping[str, Any]) -> MetaLayout:
+    """Where the project's dbt reads an exposure's tags and meta: top-level before 1.10, under
+    `config:` from 1.10 on (and when the manifest does not say)."""
+    version = dbt_version(manifest)
+    return "top" if version is not None and version < (1, 10) else "config"
 
 
 def check_shape(manifest: object, *, path: str) -> Mapping[str, Any]:

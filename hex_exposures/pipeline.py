@@ -16,7 +16,7 @@ from . import exposures as expo
 from . import hex_comment, sql_tables, yaml_merge
 from .errors import ConfigError
 from .identifiers import RULES, parse_table_name
-from .manifest import ManifestIndex, adapter_type, build_index
+from .manifest import ManifestIndex, adapter_type, build_index, meta_layout
 from .records import Exposure, HexProject, HexQuery, Settings, TableRef
 from .resolve import Match, dependency, resolve
 
@@ -201,7 +201,8 @@ def run(
             )
 
     # 3. Resolve, decide who gets an exposure, and name them.
-    managed = yaml_merge.read_managed(existing, path=output_path)
+    layout = meta_layout(manifest)  # dbt 1.8/1.9 read tags and meta top-level only
+    managed = yaml_merge.read_managed(existing, path=output_path, layout=layout)
     in_file = yaml_merge.exposure_names(existing, path=output_path)
     reserved = (in_file - {m.name for m in managed.values()}) | {
         name for name, path in index.exposure_names.items() if not _same_file(path, output_path)
@@ -262,7 +263,7 @@ def run(
         )
         reports[pid] = reports[pid]._replace(exposure=names[pid])
     built.sort(key=lambda e: e.name)
-    text = yaml_merge.merge(existing, built, path=output_path)
+    text = yaml_merge.merge(existing, built, path=output_path, layout=layout)
     report = Report(
         warehouse=warehouse,
         workspace=workspace,

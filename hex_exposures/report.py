@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+from . import yaml_merge
 from .bulk import gc_paused
 from .pipeline import Report
 
@@ -99,8 +100,8 @@ def managed_exposures(text: str | None) -> dict[str, dict[str, Any]]:
         data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     out = {}
     for item in (data or {}).get("exposures") or []:
-        meta = ((item.get("config") or {}).get("meta") or {}).get("hex_exposures") or {}
-        if isinstance(meta, dict) and meta.get("managed") and meta.get("project_id"):
+        meta = yaml_merge.hex_marker(item) if isinstance(item, dict) else {}
+        if meta:
             out[str(meta["project_id"])] = item
     return out
 

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from . import yaml_merge
-from .manifest import build_index
+from .manifest import build_index, meta_layout
 from .records import Exposure
 from .resolve import dependency
 
@@ -37,8 +37,7 @@ def managed_items(text: str | None) -> list[dict[str, Any]]:
     items = data.get("exposures") if isinstance(data, dict) else None
     out = []
     for item in items if isinstance(items, list) else []:
-        meta = _get(item, "config", "meta", "hex_exposures")
-        if isinstance(meta, dict) and meta.get("managed") is True and meta.get("project_id"):
+        if isinstance(item, dict) and yaml_merge.marker_layout(item) is not None:
             out.append(item)
     return out
 
@@ -57,7 +56,8 @@ def offline_expected(
             if dep not in known:
                 problems.append(f"{path}: exposure {item.get('name')}: {dep} is not a dbt node")
         wanted.append(_from_item(item, tuple(sorted({d for d in deps if d in known}))))
-    return yaml_merge.merge(text, wanted, path=path), problems
+    layout = meta_layout(manifest)
+    return yaml_merge.merge(text, wanted, path=path, layout=layout), problems
 
 
 def dbt_problems(manifest: Mapping[str, Any], text: str | None, *, path: str) -> list[str]:
@@ -152,8 +152,9 @@ def _from_item(item: Mapping[str, Any], depends_on: tuple[str, ...]) -> Exposure
     """An Exposure saying what the item says, so merging it back changes only the shape."""
     owner = item.get("owner")
     owner = owner if isinstance(owner, dict) else {}
-    hex_meta = _get(item, "config", "meta", "hex")
-    tags = _get(item, "config", "tags")
+    at = ("config",) if yaml_merge.marker_layout(item) == "config" else ()
+    hex_meta = _get(item, *at, "meta", "hex")
+    tags = _get(item, *at, "tags")
     return Exposure(
         name=str(item.get("name")),
         label=str(item.get("label") or item.get("name")),
@@ -165,6 +166,6 @@ def _from_item(item: Mapping[str, Any], depends_on: tuple[str, ...]) -> Exposure
         owner_email=owner.get("email"),
         depends_on=depends_on,
         tags=tuple(str(t) for t in tags) if isinstance(tags, list) else ("hex",),
-        project_id=str(_get(item, "config", "meta", "hex_exposures", "project_id")),
+        project_id=str(yaml_merge.hex_marker(item).get("project_id")),
         hex_meta=hex_meta if isinstance(hex_meta, dict) else {},
     )

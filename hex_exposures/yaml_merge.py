@@ -20,8 +20,12 @@ lines between exposures travel with the exposure below them.
 
 Tool-owned fields: name, label, type, maturity, url, description, owner.name, owner.email,
 depends_on, config.tags, config.meta.hex_exposures.{managed, project_id}, config.meta.hex.
+With ``layout="top"`` (dbt before 1.10, which reads tags and meta only there) the last three
+are top-level ``tags`` and ``meta``; a managed exposure written in the other form is moved in
+the same merge: its tool keys (and the marker's ``keep``) leave the other place, a
+``config:``/``meta:`` left empty by that goes, a person's own keys stay where they are.
 A dotted path listed in ``config.meta.hex_exposures.keep`` (or a parent of it: ``owner``) is
-never overwritten. After dumping, the result is read back with PyYAML and compared with
+never overwritten; ``config.meta.x`` and ``meta.x`` name the same field. After dumping, the result is read back with PyYAML and compared with
 what was meant; any difference is a bug and raises instead of writing a wrong file.
 """
 
@@ -52,7 +56,7 @@ from ruamel.yaml.tokens import CommentToken
 
 from hex_exposures.bulk import gc_paused
 from hex_exposures.errors import ExposuresFileError
-from hex_exposures.records import Exposure
+from hex_exposures.records import Exposure, MetaLayout
 
 HEADER = """\
 # Managed by hex-exposures (`hex-exposures sync`). Exposures marked
@@ -73,19 +77,25 @@ _ORDER: dict[_Path, tuple[str, ...]] = {
         "description",
         "owner",
         "depends_on",
+        "tags",  # top-level tags and meta: dbt before 1.10 (layout "top")
+        "meta",
         "config",
     ),
     ("owner",): ("name", "email"),
     ("config",): ("tags", "meta"),
-    ("config", "meta"): ("hex_exposures", "hex"),
-    ("config", "meta", "hex_exposures"): ("managed", "project_id", "keep"),
-    ("config", "meta", "hex"): ("status", "categories", "published"),
 }
-_FLOW: set[_Path] = {
-    ("config", "tags"),
-    ("config", "meta", "hex_exposures"),
-    ("config", "meta", "hex"),
+_META_ORDER: dict[_Path, tuple[str, ...]] = {
+    ("meta",): ("hex_exposures", "hex"),
+    ("meta", "hex_exposures"): ("managed", "project_id", "keep"),
+    ("meta", "hex"): ("status", "categories", "published"),
 }
+_FLOW: set[_Path] = {("tags",), ("meta", "hex_exposures"), ("meta", "hex")}
+for _at in ((), ("config",)):
+    _ORDER.update({(*_at, *k): v for k, v in _META_ORDER.items()})
+_FLOW |= {("config", *k) for k in _FLOW}
+# Where each layout puts tags and meta, and the tool's keys under them.
+_BASE: dict[str, _Path] = {"config": ("config",), "top": ()}
+_TOOL_KEYS: tuple[_Path, ...] = (("tags",), ("meta", "hex_exposures"), ("meta", "hex"))
 _MISSING: Any = object()
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # what dbt reads with
 _RESOLVER = yaml.resolver.Resolver()
@@ -146,8 +156,11 @@ class _Out(NamedTuple):
     sort: tuple[str, str]
 
 
-def read_managed(text: str | None, *, path: str) -> dict[str, ManagedEntry]:
-    """The managed exposures in the file, by Hex project id."""
+def read_managed(
+    text: str | None, *, path: str, layout: MetaLayout = "config"
+) -> dict[str, ManagedEntry]:
+    """The managed exposures in the file, by Hex project id (the marker is found in either
+    layout; `layout` decides which wins when an exposure has both)."""
     out: dict[str, ManagedEntry] = {}
     for item in _parse((text or "").removeprefix("\ufeff"), path).items:
         if item.project_id is None:
@@ -159,7 +172,7 @@ def read_managed(text: str | None, *, path: str) -> dict[str, ManagedEntry]:
             depends_on=tuple(d for d in deps if isinstance(d, str))
             if isinstance(deps, list)
             else (),
-            keep=_keep(item.data),
+            keep=_keep(item.data, layout),
         )
     return out
 
@@ -170,8 +183,16 @@ def exposure_names(text: str | None, *, path: str) -> set[str]:
     return {str(i.data["name"]) for i in items if "name" in i.data}
 
 
-def merge(text: str | None, exposures: Sequence[Exposure], *, path: str) -> str:
-    """The file's text with its managed exposures replaced by `exposures` (see module doc)."""
+def merge(
+    text: str | None,
+    exposures: Sequence[Exposure],
+    *,
+    path: str,
+    layout: MetaLayout = "config",
+) -> str:
+    """The file's text with its managed exposures replaced by `exposures` (see module doc).
+
+    `layout`: where tags and meta go, "config" (dbt >= 1.10) or "top" (dbt 1.8/1.9)."""
     wanted = _by_project(exposures)
     bom = "\ufeff" if text and text.startswith("\ufeff") else ""
     doc = _parse((text or "")[len(bom) :], path)
@@ -201,13 +222,13 @@ def merge(text: str | None, exposures: Sequence[Exposure], *, path: str) -> str:
             unmanaged.append(_Out(chunk, lead, k, ("", "")))
             continue
         want = wanted.pop(item.project_id)
-        chunk = _updated(chunk, span, item, want, yml, nl, path)
-        name = item.data.get("name") if _kept(("name",), _keep(item.data)) else want.name
+        chunk = _updated(chunk, span, item, want, yml, nl, path, layout)
+        name = item.data.get("name") if _kept(("name",), _keep(item.data, layout)) else want.name
         managed.append(_Out(chunk, lead, k, (str(name), want.project_id)))
     dash = _dash_column(doc, spans)
     for want in wanted.values():
-        chunk = _fast_chunk(want, dash, nl) or _reindent(
-            _dump(yml, _fresh(want)), " " * dash + "- ", dash + 2, nl
+        chunk = _fast_chunk(want, dash, nl, layout) or _reindent(
+            _dump(yml, _fresh(want, layout)), " " * dash + "- ", dash + 2, nl
         )
         managed.append(_Out(chunk, None, None, (want.name, want.project_id)))
     place = len(unmanaged) if first_managed is None else first_managed
@@ -215,7 +236,7 @@ def merge(text: str | None, exposures: Sequence[Exposure], *, path: str) -> str:
     middle = _render(final, carry, _separator(doc, spans, nl), nl)
     result = _splice(doc, spans, middle, bool(final), nl, path)
     if result != doc.text:  # unchanged text was compared field by field already
-        _verify(result, exposures, doc, path)
+        _verify(result, exposures, doc, path, layout)
     return bom + result
 
 
@@ -285,29 +306,58 @@ def _describe(exc: Exception) -> str:
     return f"{problem}{where}"
 
 
-def _hex_exposures(data: Mapping[str, Any]) -> Mapping[str, Any]:
+def _other(layout: MetaLayout) -> MetaLayout:
+    return "top" if layout == "config" else "config"
+
+
+def _marker_in(data: Mapping[str, Any], layout: MetaLayout) -> Mapping[str, Any] | None:
     node: Any = data
-    for key in ("config", "meta", "hex_exposures"):
+    for key in (*_BASE[layout], "meta", "hex_exposures"):
         node = node.get(key) if isinstance(node, Mapping) else None
-    return node if isinstance(node, Mapping) else {}
+    return node if isinstance(node, Mapping) else None
 
 
-def _managed_id(data: Mapping[str, Any]) -> str | None:
-    marker = _hex_exposures(data)
-    pid = marker.get("project_id")
-    return pid if marker.get("managed") is True and isinstance(pid, str) and pid else None
+def _is_marker(marker: Mapping[str, Any] | None) -> bool:
+    pid = marker.get("project_id") if marker is not None else None
+    return (
+        marker is not None and marker.get("managed") is True and isinstance(pid, str) and bool(pid)
+    )
 
 
-def _keep(data: Mapping[str, Any]) -> tuple[str, ...]:
-    keep = _hex_exposures(data).get("keep")
+def marker_layout(data: Mapping[str, Any], layout: MetaLayout = "config") -> MetaLayout | None:
+    """Where `data` (an exposure as PyYAML reads it) carries the managed marker: `layout`'s
+    place when it is there, else the other one; None for an exposure the tool does not manage."""
+    for where in (layout, _other(layout)):
+        if _is_marker(_marker_in(data, where)):
+            return where
+    return None
+
+
+def hex_marker(data: Mapping[str, Any], layout: MetaLayout = "config") -> Mapping[str, Any]:
+    """The `hex_exposures` marker of a managed exposure, in either layout; {} when unmanaged."""
+    where = marker_layout(data, layout)
+    return (_marker_in(data, where) or {}) if where is not None else {}
+
+
+def _managed_id(data: Mapping[str, Any], layout: MetaLayout = "config") -> str | None:
+    pid = hex_marker(data, layout).get("project_id")
+    return pid if isinstance(pid, str) and pid else None
+
+
+def _keep(data: Mapping[str, Any], layout: MetaLayout = "config") -> tuple[str, ...]:
+    keep = hex_marker(data, layout).get("keep")
     if isinstance(keep, str):
         keep = [keep]
     return tuple(k.strip() for k in keep if isinstance(k, str)) if isinstance(keep, list) else ()
 
 
 def _kept(field: _Path, keep: Sequence[str]) -> bool:
-    dotted = ".".join(field)
-    return any(dotted == k or dotted.startswith(k + ".") for k in keep)
+    """Is `field` pinned? `config.tags`/`tags` and `config.meta.x`/`meta.x` are one field."""
+    rest = field[1:] if field[:1] == ("config",) else field
+    forms = {".".join(field)}
+    if rest[:1] in (("tags",), ("meta",)):
+        forms |= {".".join(rest), ".".join(("config", *rest))}
+    return any(d == k or d.startswith(k + ".") for d in forms for k in keep)
 
 
 def _spans(doc: _Doc, path: str) -> list[_Span]:
@@ -377,8 +427,9 @@ def _dump(yml: YAML, node: Any) -> str:
     return buf.getvalue()
 
 
-def _fields(e: Exposure) -> list[tuple[_Path, Any]]:
+def _fields(e: Exposure, layout: MetaLayout = "config") -> list[tuple[_Path, Any]]:
     """Every tool-owned field of a managed exposure and the value dbt should read for it."""
+    at = _BASE[layout]
     return [
         (("name",), e.name),
         (("label",), e.label),
@@ -389,10 +440,10 @@ def _fields(e: Exposure) -> list[tuple[_Path, Any]]:
         (("owner", "name"), e.owner_name),
         (("owner", "email"), e.owner_email),
         (("depends_on",), list(e.depends_on)),
-        (("config", "tags"), list(e.tags)),
-        (("config", "meta", "hex_exposures", "managed"), True),
-        (("config", "meta", "hex_exposures", "project_id"), e.project_id),
-        (("config", "meta", "hex"), _plain(e.hex_meta)),
+        ((*at, "tags"), list(e.tags)),
+        ((*at, "meta", "hex_exposures", "managed"), True),
+        ((*at, "meta", "hex_exposures", "project_id"), e.project_id),
+        ((*at, "meta", "hex"), _plain(e.hex_meta)),
     ]
 
 
@@ -431,13 +482,60 @@ def _same(have: Any, want: Any) -> bool:
     return type(have) is type(want) and have == want
 
 
+def _moves(data: Mapping[str, Any], want: Exposure, layout: MetaLayout) -> list[tuple[_Path, Any]]:
+    """The edits that make an exposure say `want` in `layout`, including moving tool keys
+    (a pinned value and the marker's other keys, such as `keep`, travel) out of the other
+    layout's place. A None value deletes."""
+    keep = _keep(data, layout)
+    here, there = _BASE[layout], _BASE[_other(layout)]
+    todo: list[tuple[_Path, Any]] = []
+    for f, v in _fields(want, layout):
+        have = _get(data, f)
+        rel = f[len(here) :]
+        moving = rel[:1] in (("tags",), ("meta",)) and have is _MISSING
+        old = _get(data, (*there, *rel)) if moving else _MISSING
+        if _kept(f, keep):
+            if old is not _MISSING:
+                todo.append((f, old))  # a pinned value moves as it is
+        elif not _same(have, v):
+            todo.append((f, v))
+    gone = [(*there, *k) for k in _TOOL_KEYS if _get(data, (*there, *k)) is not _MISSING]
+    old_marker = _marker_in(data, _other(layout))
+    if old_marker is not None and (*there, "meta", "hex_exposures") in gone:
+        for k, v in old_marker.items():
+            f = (*here, "meta", "hex_exposures", str(k))
+            if k not in ("managed", "project_id") and _get(data, f) is _MISSING:
+                todo.append((f, v))
+    todo += [(f, None) for f in gone]
+    return todo
+
+
+def _prune(node: CommentedMap, data: Mapping[str, Any], layout: MetaLayout) -> None:
+    """Drop a `meta:`/`config:` of the other layout that the move left empty (and that had
+    something in it before: an empty map a person wrote stays)."""
+    there = _BASE[_other(layout)]
+    for at in ((*there, "meta"), there):
+        if not at:
+            continue
+        parent = node
+        for key in at[:-1]:
+            parent = parent.get(key) if isinstance(parent, CommentedMap) else None
+        child = parent.get(at[-1]) if isinstance(parent, CommentedMap) else None
+        if isinstance(child, CommentedMap) and not child and _get(data, at):
+            _delete(parent, at[-1])
+
+
 def _updated(
-    chunk: str, span: _Span, item: _Item, want: Exposure, yml: YAML, nl: str, path: str
+    chunk: str,
+    span: _Span,
+    item: _Item,
+    want: Exposure,
+    yml: YAML,
+    nl: str,
+    path: str,
+    layout: MetaLayout = "config",
 ) -> str:
-    keep = _keep(item.data)
-    todo = [
-        (f, v) for f, v in _fields(want) if not _kept(f, keep) and not _same(_get(item.data, f), v)
-    ]
+    todo = _moves(item.data, want, layout)
     if not todo:
         return chunk
     body = _dedent(chunk[span.body - span.start :], span.column)
@@ -449,12 +547,13 @@ def _updated(
         ) from exc
     for field, value in todo:
         _apply(node, item.data, field, value)
+    _prune(node, item.data, layout)
     return _reindent(_dump(yml, node), chunk[: span.body - span.start], span.column, nl)
 
 
-def _fresh(e: Exposure) -> CommentedMap:
+def _fresh(e: Exposure, layout: MetaLayout = "config") -> CommentedMap:
     node = CommentedMap()
-    for field, value in _fields(e):
+    for field, value in _fields(e, layout):
         if value is not None:
             _apply(node, {}, field, value)
     return node
@@ -630,7 +729,7 @@ def _fast_scalar(text: object, *, flow: bool) -> str | None:
     return None
 
 
-def _fast_chunk(e: Exposure, dash: int, nl: str) -> str | None:
+def _fast_chunk(e: Exposure, dash: int, nl: str, layout: MetaLayout = "config") -> str | None:
     """The bytes for a new exposure without ruamel, about 50x faster.
 
     A first sync of a big workspace writes thousands of exposures; ruamel needs ~6 ms
@@ -649,7 +748,7 @@ def _fast_chunk(e: Exposure, dash: int, nl: str) -> str | None:
     ):
         return None
     try:
-        return _fast_lines(e, status, categories, dash, nl)
+        return _fast_lines(e, status, categories, dash, nl, layout)
     except _NotFast:
         return None
 
@@ -658,7 +757,14 @@ class _NotFast(Exception):
     pass
 
 
-def _fast_lines(e: Exposure, status: Any, categories: Sequence[Any], dash: int, nl: str) -> str:
+def _fast_lines(
+    e: Exposure,
+    status: Any,
+    categories: Sequence[Any],
+    dash: int,
+    nl: str,
+    layout: MetaLayout = "config",
+) -> str:
     def b(value: object) -> str:
         out = _fast_scalar(value, flow=False)
         if out is None:
@@ -685,12 +791,14 @@ def _fast_lines(e: Exposure, status: Any, categories: Sequence[Any], dash: int, 
     )
     published = "true" if e.hex_meta["published"] else "false"
     status_text = "null" if status is None else f(status)
+    if layout == "config":
+        lines.append(f"{i}config:")
+        i += "  "
     lines += [
-        f"{i}config:",
-        f"{i}  tags: [{', '.join(f(t) for t in e.tags)}]",
-        f"{i}  meta:",
-        f"{i}    hex_exposures: {{managed: true, project_id: {f(e.project_id)}}}",
-        f"{i}    hex: {{status: {status_text}, categories: "
+        f"{i}tags: [{', '.join(f(t) for t in e.tags)}]",
+        f"{i}meta:",
+        f"{i}  hex_exposures: {{managed: true, project_id: {f(e.project_id)}}}",
+        f"{i}  hex: {{status: {status_text}, categories: "
         f"[{', '.join(f(c) for c in categories)}], published: {published}}}",
     ]
     return nl.join(lines) + nl
@@ -789,7 +897,13 @@ def _colon(doc: _Doc, path: str) -> int:
     return colon
 
 
-def _verify(result: str, exposures: Sequence[Exposure], before: _Doc, path: str) -> None:
+def _verify(
+    result: str,
+    exposures: Sequence[Exposure],
+    before: _Doc,
+    path: str,
+    layout: MetaLayout = "config",
+) -> None:
     """Read the result as dbt will and compare it with what was meant (a guard against bugs)."""
 
     def bug(problem: str) -> ExposuresFileError:
@@ -807,11 +921,15 @@ def _verify(result: str, exposures: Sequence[Exposure], before: _Doc, path: str)
         raise bug("the set of managed exposures differs")
     for e in exposures:
         data = found[e.project_id]
-        keep = _keep(data)
-        for field, value in _fields(e):
+        keep = _keep(data, layout)
+        for field, value in _fields(e, layout):
             have = _get(data, field)
             if not _kept(field, keep) and not _same(have, value):
                 raise bug(f"{e.name}.{'.'.join(field)} reads {have!r}, not {value!r}")
+        there = _BASE[_other(layout)]
+        for key in _TOOL_KEYS:
+            if _get(data, (*there, *key)) is not _MISSING:
+                raise bug(f"{e.name}.{'.'.join((*there, *key))} is left in the other layout")
     if [i.data for i in before.items if i.project_id is None] != [
         i.data for i in after.items if i.project_id is None
     ]:
