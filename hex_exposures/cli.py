@@ -558,6 +558,155 @@ def snapshot(output_file: str, **kwargs: Any) -> int:
     return 0
 
 
+def impact_options(f: F) -> F:
+    """What `impact` reads: the two manifests, the exposures file, and Hex for app views."""
+    options = [
+        click.option(
+            "--state",
+            required=True,
+            type=click.Path(),
+            help="Folder with the production manifest.json (dbt's --state convention).",
+        ),
+        click.option(
+            "--format",
+            "format_",
+            type=click.Choice(["markdown", "json"]),
+            default="markdown",
+            show_default=True,
+            help="markdown: a table to post as a pull-request comment.",
+        ),
+        click.option(
+            "--fail-on",
+            type=click.Choice(["breaking"]),
+            help="Exit 1 when a Hex project reads a column that is gone or retyped.",
+        ),
+        click.option(
+            "--project-dir",
+            envvar="DBT_PROJECT_DIR",
+            type=click.Path(file_okay=False),
+            help="The dbt project (default: current directory).",
+        ),
+        click.option(
+            "--manifest",
+            help="The current manifest.json (default: <project-dir>/<target-path>/manifest.json).",
+        ),
+        click.option(
+            "--parse/--no-parse",
+            "parse",
+            default=None,
+            help="Run `dbt parse` first to (re)build the current manifest.",
+        ),
+        click.option("--profiles-dir", help="profiles.yml folder for --parse."),
+        click.option(
+            "--output", help="The exposures file (default: <first model-path>/hex_exposures.yml)."
+        ),
+        click.option(
+            "--config",
+            "config_file",
+            help="Config file (default: <project-dir>/hex_exposures.yml when present).",
+        ),
+        click.option(
+            "--hex-url", envvar="HEX_URL", help="Hex base URL (default https://app.hex.tech)."
+        ),
+        click.option(
+            "--hex-token",
+            envvar="HEX_API_TOKEN",
+            help="Hex API token for app views (env HEX_API_TOKEN; without one, views are unknown).",
+        ),
+        click.option("--from-snapshot", help="Read Hex projects (app views) from a snapshot."),
+        click.option("--live", is_flag=True, help="Ignore a configured from_snapshot; ask Hex."),
+        click.option("--verbose", "-v", is_flag=True, default=None, help="Debug log on stderr."),
+        click.option("--quiet", "-q", is_flag=True, default=None, help="Print errors only."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+@cli.command(name="impact")
+@impact_options
+def impact_command(state: str, format_: str, fail_on: str | None, live: bool, **kwargs: Any) -> int:
+    """The managed Hex exposures downstream of nodes changed since the --state manifest."""
+    from . import impact, impact_report
+
+    settings = settings_from(kwargs)
+    if live:
+        settings = settings._replace(from_snapshot=None)
+    state_manifest = _state_manifest(state)
+    projects = _impact_projects(settings)
+    manifest, manifest_path, output = _load_manifest(settings)
+    existing = files.read_existing(output)
+    result = impact.impact(
+        state_manifest,
+        manifest,
+        file_items=_exposure_items(existing.text, output) if existing.text is not None else None,
+        projects=projects,
+        state_catalog=_catalog(os.path.join(state, "catalog.json")),
+        current_catalog=_catalog(os.path.join(os.path.dirname(manifest_path), "catalog.json")),
+    )
+    if format_ == "json":
+        click.echo(impact_report.impact_json(result))
+    else:
+        click.echo(impact_report.impact_markdown(result))
+    log.debug("%d modified nodes, %d exposures", len(result.modified), len(result.exposures))
+    breaking = any(e.breaking_columns for e in result.exposures)
+    return 1 if fail_on == "breaking" and breaking else 0
+
+
+def _state_manifest(state: str) -> Mapping[str, Any]:
+    path = os.path.join(state, "manifest.json")
+    if not os.path.isdir(state):
+        raise ConfigError(f"--state: {state}: no such folder (it should hold manifest.json)")
+    if not os.path.isfile(path):
+        raise ConfigError(
+            f"--state: {path}: no such file (download the production manifest.json there)"
+        )
+    return files.read_manifest(path)
+
+
+def _impact_projects(settings: Settings) -> Mapping[str, HexProject] | None:
+    """Hex projects by id for app views: snapshot, else the API with a token, else None."""
+    if settings.from_snapshot:
+        from .sources import snapshot
+
+        return {p.id: p for p in snapshot.load(settings.from_snapshot).projects}
+    if not settings.hex_token:
+        log.info("no --from-snapshot and no Hex token: app views are unknown")
+        return None
+    from .sources import open_hex
+
+    source = open_hex(settings, progress=_progress(settings))
+    try:
+        return {p.id: p for p in source.projects()}
+    finally:
+        source.close()
+
+
+def _exposure_items(text: str, path: str) -> list[Mapping[str, Any]] | None:
+    import yaml
+
+    try:
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        log.warning("%s is not valid YAML: reading exposures from the manifests only", path)
+        return None
+    items = data.get("exposures") if isinstance(data, dict) else None
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+
+def _catalog(path: str) -> Mapping[str, Any] | None:
+    """catalog.json (dbt docs generate) for column types; None when absent or unreadable."""
+    try:
+        with open(path, "rb") as f:
+            data = json.loads(f.read())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as err:
+        log.warning("%s: ignored (%s)", path, str(err).splitlines()[0])
+        return None
+    return data if isinstance(data, Mapping) else None
+
+
 # --- entry point ------------------------------------------------------------------------
 
 
