@@ -85,7 +85,7 @@ _ORDER: dict[_Path, tuple[str, ...]] = {
     ("config",): ("tags", "meta"),
 }
 _META_ORDER: dict[_Path, tuple[str, ...]] = {
-    ("meta",): ("hex_exposures", "hex"),
+    ("meta",): ("hex_exposures", "hex", "referenced_columns"),
     ("meta", "hex_exposures"): ("managed", "project_id", "keep"),
     ("meta", "hex"): ("status", "categories", "published"),
 }
@@ -93,9 +93,16 @@ _FLOW: set[_Path] = {("tags",), ("meta", "hex_exposures"), ("meta", "hex")}
 for _at in ((), ("config",)):
     _ORDER.update({(*_at, *k): v for k, v in _META_ORDER.items()})
 _FLOW |= {("config", *k) for k in _FLOW}
+# Lists written as a block of one-line flow mappings (`- {column_name: id, node: ...}`).
+_FLOW_ITEMS: set[_Path] = {("meta", "referenced_columns"), ("config", "meta", "referenced_columns")}
 # Where each layout puts tags and meta, and the tool's keys under them.
 _BASE: dict[str, _Path] = {"config": ("config",), "top": ()}
-_TOOL_KEYS: tuple[_Path, ...] = (("tags",), ("meta", "hex_exposures"), ("meta", "hex"))
+_TOOL_KEYS: tuple[_Path, ...] = (
+    ("tags",),
+    ("meta", "hex_exposures"),
+    ("meta", "hex"),
+    ("meta", "referenced_columns"),
+)
 _MISSING: Any = object()
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # what dbt reads with
 _RESOLVER = yaml.resolver.Resolver()
@@ -444,6 +451,8 @@ def _fields(e: Exposure, layout: MetaLayout = "config") -> list[tuple[_Path, Any
         ((*at, "meta", "hex_exposures", "managed"), True),
         ((*at, "meta", "hex_exposures", "project_id"), e.project_id),
         ((*at, "meta", "hex"), _plain(e.hex_meta)),
+        # Elementary's exposure validation form; absent when empty (or --no-columns).
+        ((*at, "meta", "referenced_columns"), _plain(e.referenced_columns) or None),
     ]
 
 
@@ -583,7 +592,8 @@ def _apply(node: CommentedMap, data: Any, field: _Path, value: Any, at: _Path = 
     elif isinstance(value, list) and isinstance(current, CommentedSeq):
         # ruamel reports no flow style for an empty `[]`; its parent's style still applies.
         flow = (*here, key) in _FLOW or bool(node.fa.flow_style() or current.fa.flow_style())
-        _sync_seq(current, have if isinstance(have, list) else [], value, flow=flow)
+        items = (*here, key) in _FLOW_ITEMS
+        _sync_seq(current, have if isinstance(have, list) else [], value, flow=flow, items=items)
     elif isinstance(value, dict) and isinstance(current, CommentedMap):
         have = have if isinstance(have, Mapping) else {}
         for k, v in value.items():
@@ -596,7 +606,10 @@ def _apply(node: CommentedMap, data: Any, field: _Path, value: Any, at: _Path = 
     else:
         # Inside a flow mapping (`hex: {status: ...}`) a value needs flow-safe quoting too.
         flow = (*here, key) in _FLOW or bool(node.fa.flow_style())
-        _set(node, key, _node(value, flow=flow), _ORDER.get(here, ()))
+        if (*here, key) in _FLOW_ITEMS and isinstance(value, list):
+            _set(node, key, CommentedSeq(_flow_item(v) for v in value), _ORDER.get(here, ()))
+        else:
+            _set(node, key, _node(value, flow=flow), _ORDER.get(here, ()))
 
 
 def _set(node: CommentedMap, key: str, value: Any, order: Sequence[str]) -> None:
@@ -629,7 +642,9 @@ def _delete(node: CommentedMap, key: str) -> None:
             prev[2].value = prev[2].value + rest
 
 
-def _sync_seq(seq: CommentedSeq, have: list[Any], want: list[Any], *, flow: bool) -> None:
+def _sync_seq(
+    seq: CommentedSeq, have: list[Any], want: list[Any], *, flow: bool, items: bool = False
+) -> None:
     """Reorder/replace items in place, keeping the objects (and comments) of items that stay."""
     if _same(have, want):
         return
@@ -638,27 +653,46 @@ def _sync_seq(seq: CommentedSeq, have: list[Any], want: list[Any], *, flow: bool
     last = comments.get(len(old) - 1, [None])[0]
     eol, _, rest = last.value.partition("\n") if last is not None else ("", "", "")
     unused = [i for i in range(len(old)) if i < len(have)]
-    items, moved = [], {}
+    out: list[Any] = []
+    moved: dict[int, Any] = {}
     for j, value in enumerate(want):
         match = next((i for i in unused if _same(have[i], value)), None)
         if match is None:
-            items.append(_node(value, flow=flow))
+            out.append(_flow_item(value) if items else _node(value, flow=flow))
             continue
         unused.remove(match)
-        items.append(old[match])
+        out.append(old[match])
         if match in comments:
             moved[j] = comments[match]
     if rest and last is not None:
         last.value = eol + "\n"
-        final = moved.setdefault(len(items) - 1, [None, None, None, None]) if items else None
+        final = moved.setdefault(len(out) - 1, [None, None, None, None]) if out else None
         if final is not None and final[0] is None:
             final[0] = CommentToken("\n" + rest, CommentMark(0))
         elif final is not None:
             final[0] = CommentToken(final[0].value + rest, final[0].start_mark)
     seq.clear()
-    seq.extend(items)
+    seq.extend(out)
     seq.ca.items.clear()
     seq.ca.items.update(moved)
+
+
+def _flow_item(value: Any) -> Any:
+    """One list item on one line: `{column_name: id, node: "ref('m')"}`."""
+    if not isinstance(value, dict):
+        return _node(value, flow=True)
+    node = CommentedMap((k, _flow_text(v)) for k, v in value.items())
+    node.fa.set_flow_style()
+    return node
+
+
+def _flow_text(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    out = _scalar(value, flow=True)
+    if isinstance(out, SingleQuotedScalarString) and "'" in value and value.isprintable():
+        return DoubleQuotedScalarString(value)  # "ref('m')" reads better than 'ref(''m'')'
+    return out
 
 
 def _node(value: Any, *, flow: bool) -> Any:
@@ -801,6 +835,12 @@ def _fast_lines(
         f"{i}  hex: {{status: {status_text}, categories: "
         f"[{', '.join(f(c) for c in categories)}], published: {published}}}",
     ]
+    if e.referenced_columns:
+        lines.append(f"{i}  referenced_columns:")
+        lines += (
+            f"{i}    - {{{', '.join(f'{k}: {f(v)}' for k, v in c.items())}}}"
+            for c in e.referenced_columns
+        )
     return nl.join(lines) + nl
 
 
