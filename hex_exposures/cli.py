@@ -360,6 +360,7 @@ def compute(settings: Settings) -> tuple[Inputs, files.Existing, pipeline.RunRes
         workspace=inputs.workspace,
         warehouse=inputs.warehouse,
         extractor=parallel_extractor,
+        restricted_packages=files.restricted_packages(settings.project_dir),
     )
     cache.save()
     return inputs, existing, result
@@ -390,6 +391,8 @@ def sync(settings: Settings) -> int:
     inputs, existing, result = compute(settings)
     from . import report
 
+    for line in result.report.renamed:
+        log.warning("renamed %s", line)
     written = files.write_if_changed(inputs.output, result.text, existing)
     summary = report.changes_text(report.changes(existing.text, result.text))
     if written:
@@ -458,7 +461,13 @@ def _offline(settings: Settings) -> tuple[str, files.Existing, str, list[str]]:
     if existing.text is None:
         log.info("%s does not exist yet: nothing to check offline", path)
         return path, existing, "", []
-    text, problems = offline_expected(manifest, existing.text, warehouse=warehouse, path=path)
+    text, problems = offline_expected(
+        manifest,
+        existing.text,
+        warehouse=warehouse,
+        path=path,
+        restricted_packages=files.restricted_packages(settings.project_dir),
+    )
     return path, existing, text, problems
 
 

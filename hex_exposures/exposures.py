@@ -120,6 +120,31 @@ def assign_names(
     return names
 
 
+def rename_clashes(
+    existing: Mapping[str, str], reserved: Collection[str]
+) -> dict[str, tuple[str, str]]:
+    """Managed names that another exposure of the project now uses (a person added it after
+    a sync): project id -> (old name, new name). The stable-name rule decides the new name:
+    the old one plus the first 8 hex digits of the project id (the whole id should that be
+    taken too), so it never depends on order and the next sync keeps it."""
+    taken = set(existing.values()) | set(reserved)
+    out: dict[str, tuple[str, str]] = {}
+    for pid, name in sorted(existing.items()):
+        if name not in reserved:
+            continue
+        for candidate in (f"{name}_{_id_part(pid, 8)}", f"{name}_{_id_part(pid, None)}"):
+            if candidate not in taken:
+                break
+        else:
+            n = 2
+            while f"{candidate}_{n}" in taken:
+                n += 1
+            candidate = f"{candidate}_{n}"
+        taken.add(candidate)
+        out[pid] = (name, candidate)
+    return out
+
+
 def jinja_safe(text: str) -> str:
     """Return `text` so that dbt's Jinja rendering gives back exactly `text`.
 

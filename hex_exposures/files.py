@@ -46,6 +46,33 @@ def read_dbt_project(project_dir: str) -> ProjectPaths:
     return ProjectPaths(tuple(str(m) for m in models), str(target))
 
 
+def restricted_packages(project_dir: str) -> frozenset[str]:
+    """Names of the installed packages whose dbt_project.yml sets `restrict-access: true`
+    (dbt then refuses a ref from another package to their protected models; the manifest
+    does not record it). Unreadable package files are skipped: dbt parse reports those."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    yml = YAML(typ="safe", pure=True)
+    try:
+        with open(os.path.join(project_dir, "dbt_project.yml"), encoding="utf-8") as f:
+            data = yml.load(f)
+    except (OSError, YAMLError, UnicodeDecodeError):
+        return frozenset()
+    data = data if isinstance(data, Mapping) else {}
+    folder = os.path.join(project_dir, str(data.get("packages-install-path") or "dbt_packages"))
+    out = set()
+    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        try:
+            with open(os.path.join(folder, name, "dbt_project.yml"), encoding="utf-8") as f:
+                package = yml.load(f)
+        except (OSError, YAMLError, UnicodeDecodeError):
+            continue
+        if isinstance(package, Mapping) and package.get("restrict-access") is True:
+            out.add(str(package.get("name") or name))
+    return frozenset(out)
+
+
 def read_manifest(path: str) -> Mapping[str, Any]:
     hint = "build it with `dbt parse` in the dbt project, or pass --parse"
     try:

@@ -23,6 +23,14 @@ _RELATION_TYPES = ("model", "seed", "snapshot")
 _RANK = {"model": 0, "seed": 1, "snapshot": 1, "source": 2}
 
 
+class Forbidden(NamedTuple):
+    """A relation dbt will not let an exposure of the root project reference."""
+
+    relation: Relation
+    reason: str  # "private to the 'finance' group", ...
+    group: str | None
+
+
 class ManifestIndex(NamedTuple):
     warehouse: str
     project_name: str
@@ -33,6 +41,8 @@ class ManifestIndex(NamedTuple):
     ambiguous_names: frozenset[str]  # ref names defined in more than one package
     databases: tuple[str, ...]  # as written in the manifest (BigQuery's default projects)
     exposure_names: Mapping[str, str]  # name -> original_file_path, for every exposure
+    # Relations dbt refuses as an exposure's dependency (private, restricted protected): by key.
+    forbidden: Mapping[TableRef, Forbidden] = {}
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
@@ -85,7 +95,15 @@ def check_shape(manifest: object, *, path: str) -> Mapping[str, Any]:
     return manifest
 
 
-def build_index(manifest: Mapping[str, Any], warehouse: str) -> ManifestIndex:
+def build_index(
+    manifest: Mapping[str, Any],
+    warehouse: str,
+    *,
+    restricted_packages: frozenset[str] = frozenset(),
+) -> ManifestIndex:
+    """`restricted_packages`: installed packages with `restrict-access: true`, whose
+    protected models only their own package may reference (not in the manifest: the CLI
+    reads it from the packages' dbt_project.yml)."""
     rule = rule_for(warehouse)
     meta = _mapping(manifest.get("metadata"))
     project_quoting = _quoting(meta.get("quoting"), default=rule.default_quoting)
@@ -93,7 +111,8 @@ def build_index(manifest: Mapping[str, Any], warehouse: str) -> ManifestIndex:
     excluded: dict[TableRef, str] = {}
     packages_by_name: dict[str, set[str]] = defaultdict(set)
     databases: dict[str, None] = {}
-    root = ""
+    forbidden: dict[TableRef, Forbidden] = {}
+    root = str(meta.get("project_name") or "")
 
     for uid, node in (manifest.get("nodes") or {}).items():
         if not isinstance(node, Mapping) or node.get("resource_type") not in _RELATION_TYPES:
@@ -111,18 +130,23 @@ def build_index(manifest: Mapping[str, Any], warehouse: str) -> ManifestIndex:
             continue
         version = node.get("version")
         latest = node.get("latest_version")
-        candidates[key].append(
-            Relation(
-                unique_id=str(uid),
-                resource_type=str(node["resource_type"]),
-                package=package,
-                name=name,
-                source_name=None,
-                version=None if version is None else str(version),
-                latest_version=None if latest is None else str(latest),
-                key=key,
-            )
+        relation = Relation(
+            unique_id=str(uid),
+            resource_type=str(node["resource_type"]),
+            package=package,
+            name=name,
+            source_name=None,
+            version=None if version is None else str(version),
+            latest_version=None if latest is None else str(latest),
+            key=key,
         )
+        why = _forbidden(node, package, root, restricted_packages)
+        if why is not None:
+            # dbt parse fails on an exposure that refs it (measured on dbt 1.8-1.11).
+            forbidden.setdefault(key, Forbidden(relation, why, _text(node.get("group"))))
+            excluded.setdefault(key, f"{uid} is {why}: dbt lets no exposure depend on it")
+            continue
+        candidates[key].append(relation)
         if node.get("database"):
             databases.setdefault(str(node["database"]))
 
@@ -162,7 +186,7 @@ def build_index(manifest: Mapping[str, Any], warehouse: str) -> ManifestIndex:
             if key is not None:
                 excluded.setdefault(key, f"{node.get('unique_id', '?')} is disabled")
 
-    root = str(meta.get("project_name") or _guess_root(candidates))
+    root = root or _guess_root(candidates)
     by_key = {
         key: tuple(
             sorted(rels, key=lambda r: (_RANK[r.resource_type], r.package != root, r.unique_id))
@@ -190,7 +214,28 @@ def build_index(manifest: Mapping[str, Any], warehouse: str) -> ManifestIndex:
         ambiguous_names=frozenset(n for n, pk in packages_by_name.items() if len(pk) > 1),
         databases=tuple(databases),
         exposure_names=exposures,
+        forbidden={k: v for k, v in forbidden.items() if k not in by_key},
     )
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value else None
+
+
+def _forbidden(
+    node: Mapping[str, Any], package: str, root: str, restricted: frozenset[str]
+) -> str | None:
+    """Why dbt refuses this model as a dependency of an exposure in the root project, if it
+    does: a private model (exposures belong to no group), or a protected model of a package
+    that restricts access to itself."""
+    if node.get("resource_type") != "model":
+        return None
+    access = node.get("access") or "protected"
+    if access == "private":
+        return f"private to the '{node.get('group') or ''}' group"
+    if access == "protected" and package in restricted and package != root:
+        return f"protected to the '{package}' package (restrict-access)"
+    return None
 
 
 def _guess_root(candidates: Mapping[TableRef, list[Relation]]) -> str:

@@ -35,6 +35,9 @@ class ProjectReport(NamedTuple):
     queries: int  # distinct query texts in the window
     runs: int
     unparsed: int
+    # Tables read that are dbt nodes dbt will not let an exposure reference (a private model
+    # of a group, ...): {table, node, reason, group}; never written as dependencies.
+    not_allowed: tuple[Mapping[str, str | None], ...] = ()
 
 
 class Report(NamedTuple):
@@ -47,6 +50,8 @@ class Report(NamedTuple):
     unknown_project: int  # queries of projects Hex did not return
     unparsed: int  # distinct texts sqlglot could not parse
     unparsed_examples: tuple[str, ...]
+    # Managed exposures renamed because another exposure of the project took their name.
+    renamed: tuple[str, ...] = ()
 
 
 class RunResult(NamedTuple):
@@ -133,9 +138,10 @@ def run(
     workspace: str | None = None,
     warehouse: str | None = None,
     extractor: Extractor = extract_distinct,
+    restricted_packages: frozenset[str] = frozenset(),
 ) -> RunResult:
     warehouse = warehouse or choose_warehouse(settings, manifest)
-    index = build_index(manifest, warehouse)
+    index = build_index(manifest, warehouse, restricted_packages=restricted_packages)
     queries = list(queries)
     include = set(settings.include_context)
     seen_workspaces: Counter[str] = Counter()
@@ -203,11 +209,14 @@ def run(
     # 3. Resolve, decide who gets an exposure, and name them.
     layout = meta_layout(manifest)  # dbt 1.8/1.9 read tags and meta top-level only
     managed = yaml_merge.read_managed(existing, path=output_path, layout=layout)
-    in_file = yaml_merge.exposure_names(existing, path=output_path)
-    reserved = (in_file - {m.name for m in managed.values()}) | {
-        name for name, path in index.exposure_names.items() if not _same_file(path, output_path)
+    elsewhere = {
+        name: path
+        for name, path in index.exposure_names.items()
+        if not _same_file(path, output_path)
     }
+    reserved = yaml_merge.unmanaged_names(existing, path=output_path) | set(elsewhere)
     by_id = {p.id: p for p in projects}
+    forbidden = {dependency(f.relation, index) for f in index.forbidden.values()}
     resolved_cache: dict[TableRef, Match] = {}
     plans: dict[str, tuple[HexProject, tuple[str, ...]]] = {}
     reports: dict[str, ProjectReport] = {}
@@ -217,14 +226,36 @@ def run(
         matches = [_resolve_cached(t, index, resolved_cache) for t in tables]
         nodes = sorted({m.relation.unique_id for m in matches if m.relation})
         deps = tuple(sorted({dependency(m.relation, index) for m in matches if m.relation}))
-        unmatched = tuple(str(m.table) for m in matches if m.relation is None)
-        notes = tuple(sorted({f"{m.table}: {m.note}" for m in matches if m.note}))
+        refused = [
+            (m.table, index.forbidden[m.table]) for m in matches if m.table in index.forbidden
+        ]
+        not_allowed: tuple[Mapping[str, str | None], ...] = tuple(
+            {
+                "table": str(table),
+                "node": f.relation.unique_id,
+                "reason": f.reason,
+                "group": f.group,
+            }
+            for table, f in refused
+        )
+        unmatched = tuple(
+            str(m.table) for m in matches if m.relation is None and m.table not in index.forbidden
+        )
+        notes = tuple(
+            sorted(
+                {
+                    f"{m.table}: {m.note}"
+                    for m in matches
+                    if m.note and m.table not in index.forbidden
+                }
+            )
+        )
         if project.trashed or project.archived:
             status = "trashed" if project.trashed else "archived"
         elif found is None or (found.queries == 0 and not found.tables):
             prior = managed.get(project.id)
             status = "kept" if prior else "not_run"
-            deps = prior.depends_on if prior else ()
+            deps = tuple(d for d in prior.depends_on if d not in forbidden) if prior else ()
         else:
             status = "exposed" if deps else "no_dbt_nodes"
         if status in ("exposed", "kept"):
@@ -241,11 +272,21 @@ def run(
             queries=found.queries if found else 0,
             runs=found.runs if found else 0,
             unparsed=found.unparsed if found else 0,
+            not_allowed=not_allowed,
         )
 
+    # A managed name another exposure now uses (dbt parse fails on the pair): rename ours.
+    clashes = expo.rename_clashes(
+        {pid: m.name for pid, m in managed.items() if pid in plans}, reserved
+    )
+    renamed = tuple(
+        f"{old} -> {new}: the name is also used by the exposure in "
+        f"{elsewhere.get(old) or output_path}; renamed by the stable-name rule"
+        for old, new in (clashes[pid] for pid in sorted(clashes))
+    )
     names = expo.assign_names(
         [plans[pid][0] for pid in sorted(plans)],
-        existing={pid: m.name for pid, m in managed.items()},
+        existing={pid: clashes[pid][1] if pid in clashes else m.name for pid, m in managed.items()},
         reserved=reserved,
     )
     built = []
@@ -274,6 +315,7 @@ def run(
         unknown_project=sum(1 for _, pid, _ in kept if pid not in by_id),
         unparsed=len(unparsed_texts),
         unparsed_examples=tuple(unparsed_examples),
+        renamed=renamed,
     )
     return RunResult(text=text, exposures=tuple(built), report=report, warehouse=warehouse)
 

@@ -26,6 +26,7 @@ def report_json(report: Report) -> str:
             "unparsed": report.unparsed,
         },
         "projects": [p._asdict() for p in report.projects],
+        "renamed": list(report.renamed),
     }
     return json.dumps(doc, indent=2, ensure_ascii=False)
 
@@ -45,9 +46,15 @@ def report_text(report: Report) -> str:
             lines.append(f"  depends on: {dep}")
         for table in p.unmatched:
             lines.append(f"  not a dbt node: {table}")
+        for item in p.not_allowed:
+            lines.append(
+                f"  read, not a dependency: {item['table']} ({item['node']} is {item['reason']};"
+                " dbt lets no exposure depend on it)"
+            )
         for note in p.notes:
             lines.append(f"  note: {note}")
     lines.append("")
+    lines += [f"renamed: {line}" for line in report.renamed]
     lines.append(summary_line(report))
     return "\n".join(lines)
 

@@ -25,10 +25,30 @@ from .resolve import dependency
 _CALL = re.compile(r"\s*(\{\{\s*)?(ref|source)\s*\(")
 
 
-def known_dependencies(manifest: Mapping[str, Any], warehouse: str) -> frozenset[str]:
-    """Every `depends_on` entry, as the tool writes them, that names a node in the manifest."""
-    index = build_index(manifest, warehouse)
+def known_dependencies(
+    manifest: Mapping[str, Any],
+    warehouse: str,
+    *,
+    restricted_packages: frozenset[str] = frozenset(),
+) -> frozenset[str]:
+    """Every `depends_on` entry, as the tool writes them, that names a node in the manifest
+    an exposure may reference."""
+    index = build_index(manifest, warehouse, restricted_packages=restricted_packages)
     return frozenset(dependency(rel, index) for rels in index.by_key.values() for rel in rels)
+
+
+def forbidden_dependencies(
+    manifest: Mapping[str, Any],
+    warehouse: str,
+    *,
+    restricted_packages: frozenset[str] = frozenset(),
+) -> dict[str, str]:
+    """`depends_on` entries naming a node dbt refuses as an exposure's parent -> why."""
+    index = build_index(manifest, warehouse, restricted_packages=restricted_packages)
+    return {
+        dependency(f.relation, index): f"{f.relation.unique_id} is {f.reason}"
+        for f in index.forbidden.values()
+    }
 
 
 def managed_items(text: str | None) -> list[dict[str, Any]]:
@@ -43,17 +63,28 @@ def managed_items(text: str | None) -> list[dict[str, Any]]:
 
 
 def offline_expected(
-    manifest: Mapping[str, Any], text: str | None, *, warehouse: str, path: str
+    manifest: Mapping[str, Any],
+    text: str | None,
+    *,
+    warehouse: str,
+    path: str,
+    restricted_packages: frozenset[str] = frozenset(),
 ) -> tuple[str, list[str]]:
     """The file with each managed exposure rewritten from its own values in the tool's shape,
     keeping only dependencies the manifest knows; and a line per dependency dropped."""
-    known = known_dependencies(manifest, warehouse)
+    known = known_dependencies(manifest, warehouse, restricted_packages=restricted_packages)
+    refused = forbidden_dependencies(manifest, warehouse, restricted_packages=restricted_packages)
     problems = []
     wanted = []
     for item in managed_items(text):
         deps = [str(d) for d in item.get("depends_on") or []]
         for dep in deps:
-            if dep not in known:
+            if dep in refused:
+                problems.append(
+                    f"{path}: exposure {item.get('name')}: {dep}: {refused[dep]}, and dbt "
+                    "lets no exposure depend on it"
+                )
+            elif dep not in known:
                 problems.append(f"{path}: exposure {item.get('name')}: {dep} is not a dbt node")
         wanted.append(_from_item(item, tuple(sorted({d for d in deps if d in known}))))
     layout = meta_layout(manifest)

@@ -190,6 +190,12 @@ def exposure_names(text: str | None, *, path: str) -> set[str]:
     return {str(i.data["name"]) for i in items if "name" in i.data}
 
 
+def unmanaged_names(text: str | None, *, path: str) -> set[str]:
+    """The names of the exposures in the file that the tool does not manage."""
+    items = _parse((text or "").removeprefix("\ufeff"), path).items
+    return {str(i.data["name"]) for i in items if "name" in i.data and i.project_id is None}
+
+
 def merge(
     text: str | None,
     exposures: Sequence[Exposure],
