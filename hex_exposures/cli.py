@@ -132,6 +132,12 @@ def shared_options(f: F) -> F:
             help="Use Hex's queriedTables API (Enterprise) as evidence (default on).",
         ),
         click.option(
+            "--columns/--no-columns",
+            "columns",
+            default=None,
+            help="Write meta.referenced_columns, the columns each exposure reads (default on).",
+        ),
+        click.option(
             "--include-components/--no-include-components",
             "include_components",
             default=None,
@@ -361,6 +367,9 @@ def compute(settings: Settings) -> tuple[Inputs, files.Existing, pipeline.RunRes
         warehouse=inputs.warehouse,
         extractor=parallel_extractor,
         restricted_packages=files.restricted_packages(settings.project_dir),
+        catalog=_catalog(os.path.join(os.path.dirname(inputs.manifest_path), "catalog.json"))
+        if settings.columns and inputs.manifest_path
+        else None,
     )
     cache.save()
     return inputs, existing, result

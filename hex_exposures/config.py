@@ -38,6 +38,8 @@ _FILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "maturity_map": dict,
     "owner_map": dict,
     "profiles_dir": str,
+    "columns": bool,
+    "no_columns": bool,  # the --no-columns spelling: `no_columns: true` is `columns: false`
 }
 _PATH_KEYS = ("manifest", "output", "from_snapshot", "profiles_dir")
 _SECRET_KEYS = ("hex_token", "token", "password", "snowflake_password", "private_key")
@@ -77,6 +79,8 @@ def from_file_data(data: object, *, path: str, project_dir: str) -> dict[str, An
             raise ConfigError(
                 f"{path}: option '{raw_key}' has the wrong type ({type(value).__name__})"
             )
+        if key == "no_columns":
+            key, value = "columns", not value
         if key in _PATH_KEYS:
             value = os.path.join(project_dir, os.path.expanduser(str(value)))
         out[key] = value

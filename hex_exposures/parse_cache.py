@@ -1,7 +1,8 @@
 """The parse cache on disk, so a second sync parses nothing it parsed before.
 
 One sqlite3 file, ``<project>/<target-path>/hex_exposures_parse_cache/parse_cache.sqlite3``,
-mapping `sql_tables.cache_key` (a hash of the text and the dialect) to the `Extraction`.
+mapping `sql_tables.cache_key` (a hash of the text and the dialect) to the `Extraction`, and
+`sql_columns.cache_key` (text, query context and schema digest) to the `Columns`.
 Values are pickled and read back by an unpickler that builds only the record types below
 (the "Restricting Globals" recipe of the pickle documentation), so a planted file cannot run
 code. A stamp made of the cache format, the sqlglot version, the hex-exposures version and a
@@ -27,7 +28,7 @@ import tempfile
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
-from . import __version__, identifiers, sql_tables
+from . import __version__, identifiers, sql_columns, sql_tables
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ KEEP_SAVES = 5
 _ALLOWED = {
     ("hex_exposures.sql_tables", "Extraction"),
     ("hex_exposures.records", "TableRef"),
+    ("hex_exposures.sql_columns", "Columns"),
+    ("hex_exposures.sql_columns", "ColumnRef"),
     ("builtins", "frozenset"),
     ("builtins", "set"),
 }
@@ -53,7 +56,7 @@ def stamp() -> str:
     import sqlglot
 
     digest = hashlib.sha256()
-    for module in (sql_tables, identifiers):
+    for module in (sql_tables, sql_columns, identifiers):
         path = getattr(module, "__file__", None)
         if path:
             with contextlib.suppress(OSError), open(path, "rb") as f:
@@ -74,7 +77,7 @@ class _Unpickler(pickle.Unpickler):
 
 def _decode(raw: bytes) -> Any:
     value = _Unpickler(io.BytesIO(raw)).load()
-    if not isinstance(value, sql_tables.Extraction):
+    if not isinstance(value, sql_tables.Extraction | sql_columns.Columns):
         raise pickle.UnpicklingError("not an Extraction")
     return value
 

@@ -12,8 +12,9 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from typing import Any, NamedTuple
 
+from . import columns as cols
 from . import exposures as expo
-from . import hex_comment, sql_tables, yaml_merge
+from . import hex_comment, sql_columns, sql_tables, yaml_merge
 from .errors import ConfigError
 from .identifiers import RULES, parse_table_name
 from .manifest import ManifestIndex, adapter_type, build_index, meta_layout
@@ -117,10 +118,11 @@ def _most_common(seen: Counter[str]) -> str | None:
 
 
 class _Evidence:
-    __slots__ = ("queries", "runs", "tables", "unparsed")
+    __slots__ = ("columns", "queries", "runs", "tables", "unparsed")
 
     def __init__(self) -> None:
         self.tables: set[TableRef] = set()
+        self.columns: set[sql_columns.ColumnRef] = set()
         self.queries = 0
         self.runs = 0
         self.unparsed = 0
@@ -139,9 +141,14 @@ def run(
     warehouse: str | None = None,
     extractor: Extractor = extract_distinct,
     restricted_packages: frozenset[str] = frozenset(),
+    catalog: Mapping[str, Any] | None = None,
 ) -> RunResult:
+    """`catalog`: catalog.json (dbt docs generate), for the columns of `SELECT *` and types."""
     warehouse = warehouse or choose_warehouse(settings, manifest)
     index = build_index(manifest, warehouse, restricted_packages=restricted_packages)
+    resolved_cache: dict[TableRef, Match] = {}
+    column_schema = cols.build_schema(manifest, index, catalog) if settings.columns else None
+    columns_done: dict[tuple[str, str | None, str | None], frozenset[sql_columns.ColumnRef]] = {}
     queries = list(queries)
     include = set(settings.include_context)
     seen_workspaces: Counter[str] = Counter()
@@ -200,6 +207,16 @@ def run(
                         ext.tables, warehouse=warehouse, database=q.database, schema=q.schema
                     )
                 ev.tables.update(done)
+                if column_schema is not None:
+                    found_columns = columns_done.get(key)
+                    if found_columns is None:
+                        found_columns = columns_done[key] = _columns(
+                            sql, q, done, warehouse, index, column_schema, resolved_cache, cache
+                        )
+                    ev.columns.update(found_columns)
+        if column_schema is not None and q.columns:
+            named_columns = (cols.parse_column_name(c, warehouse) for c in q.columns)
+            ev.columns.update(c for c in named_columns if c is not None)
         if extra:
             named = [t for t in (parse_table_name(x, warehouse) for x in extra) if t]
             ev.tables.update(
@@ -217,8 +234,8 @@ def run(
     reserved = yaml_merge.unmanaged_names(existing, path=output_path) | set(elsewhere)
     by_id = {p.id: p for p in projects}
     forbidden = {dependency(f.relation, index) for f in index.forbidden.values()}
-    resolved_cache: dict[TableRef, Match] = {}
     plans: dict[str, tuple[HexProject, tuple[str, ...]]] = {}
+    column_plans: dict[str, tuple[Mapping[str, str], ...]] = {}
     reports: dict[str, ProjectReport] = {}
     for project in sorted(projects, key=lambda p: p.id):
         found = evidence.get(project.id)
@@ -256,10 +273,18 @@ def run(
             prior = managed.get(project.id)
             status = "kept" if prior else "not_run"
             deps = tuple(d for d in prior.depends_on if d not in forbidden) if prior else ()
+            if prior and column_schema is not None:
+                column_plans[project.id] = tuple(
+                    c for c in prior.referenced_columns if c.get("node") in deps
+                )
         else:
             status = "exposed" if deps else "no_dbt_nodes"
         if status in ("exposed", "kept"):
             plans[project.id] = (project, deps)
+        if status == "exposed" and found is not None and column_schema is not None:
+            column_plans[project.id] = _referenced(
+                found, deps, index, column_schema, resolved_cache
+            )
         reports[project.id] = ProjectReport(
             project_id=project.id,
             title=project.title,
@@ -300,7 +325,7 @@ def run(
                 url=expo.project_url(settings.hex_url, workspace, pid),
                 maturity_map=settings.maturity_map or expo.DEFAULT_MATURITY,
                 owner_map=settings.owner_map,
-            )
+            )._replace(referenced_columns=column_plans.get(pid, ()))
         )
         reports[pid] = reports[pid]._replace(exposure=names[pid])
     built.sort(key=lambda e: e.name)
@@ -318,6 +343,57 @@ def run(
         renamed=renamed,
     )
     return RunResult(text=text, exposures=tuple(built), report=report, warehouse=warehouse)
+
+
+def _columns(
+    sql: str,
+    q: HexQuery,
+    tables: Sequence[TableRef],
+    warehouse: str,
+    index: ManifestIndex,
+    schema: cols.ColumnSchema,
+    memo: dict[TableRef, Match],
+    cache: MutableMapping[str, Any] | None,
+) -> frozenset[sql_columns.ColumnRef]:
+    """The columns one text reads in one context, of the tables it was found to read.
+
+    Cached by text, context and a digest of what the schema says about those tables, so a
+    newly documented column re-reads only the texts that read its table.
+    """
+    keys = {m.relation.key for m in (_resolve_cached(t, index, memo) for t in tables) if m.relation}
+    needed = cols.for_tables(schema, keys)
+    digest = sql_columns.schema_digest(keys, schema.tables)
+    key = sql_columns.cache_key(sql, warehouse, q.database, q.schema, digest)
+    hit = cache.get(key) if cache is not None else None
+    if not isinstance(hit, sql_columns.Columns):
+        hit = sql_columns.extract_columns(
+            sql, warehouse=warehouse, database=q.database, schema=q.schema, tables=needed
+        )
+        if cache is not None:
+            cache[key] = hit
+    read = set(tables)
+    return frozenset(c for c in hit.columns if c.table in read)
+
+
+def _referenced(
+    found: _Evidence,
+    depends_on: Sequence[str],
+    index: ManifestIndex,
+    schema: cols.ColumnSchema,
+    memo: dict[TableRef, Match],
+) -> tuple[Mapping[str, str], ...]:
+    """An exposure's referenced_columns: each column's table resolved like its tables, and
+    kept only when that node is one the exposure depends on."""
+    pairs = []
+    deps: dict[str, str] = {}
+    wanted = set(depends_on)
+    for c in found.columns:
+        rel = _resolve_cached(c.table, index, memo).relation
+        if rel is not None:
+            dep = deps.setdefault(rel.unique_id, dependency(rel, index))
+            if dep in wanted:
+                pairs.append((rel, c.column))
+    return cols.referenced(pairs, schema, deps, index.warehouse)
 
 
 def _table_order(t: TableRef) -> tuple[str, str, str]:

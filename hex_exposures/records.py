@@ -96,6 +96,9 @@ class HexQuery(NamedTuple):
     last_seen: str | None = None  # ISO 8601
     tables: tuple[str, ...] = ()
     fallback_tables: tuple[str, ...] = ()
+    # Columns another evidence source knows this query read (Snowflake ACCESS_HISTORY's
+    # base_objects_accessed, a snapshot): "db.schema.table.column", unioned with the SQL's.
+    columns: tuple[str, ...] = ()
 
 
 class TableRef(NamedTuple):
@@ -170,6 +173,7 @@ class Settings(NamedTuple):
     maturity_map: Mapping[str, str] = {}
     owner_map: Mapping[str, str] = {}  # email -> display name
     profiles_dir: str | None = None
+    columns: bool = True  # --no-columns: leave meta.referenced_columns out
 
     def __repr__(self) -> str:
         # The token must never reach a log line or a traceback through a repr.

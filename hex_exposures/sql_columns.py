@@ -37,7 +37,14 @@ from sqlglot.schema import MappingSchema
 from .bulk import gc_paused
 from .identifiers import rule_for, table_ref
 from .records import TableRef
-from .sql_tables import MAX_CHARS, _dialect, _one_line, _parse_reason, _too_deep
+from .sql_tables import (
+    MAX_CHARS,
+    _dialect,
+    _one_line,
+    _parse_reason,
+    _same_table,
+    _too_deep,
+)
 
 _VERSION = "1"  # bump when extraction changes, so cached results from older runs are unused
 _MARK = "hex_exposures_written"  # meta flag on the Column nodes the text itself wrote
@@ -126,9 +133,16 @@ def extract_columns(
             statements = dialect.parser().parse(tokens, sql)
         found: set[ColumnRef] = set()
         mapping = _mapping_schema(tables or {}, warehouse)
+        created: list[TableRef] = []  # temporary tables shadow names for later statements
         for statement in statements:
-            if statement is not None:
-                found.update(_statement(statement, warehouse, database, schema, mapping))
+            if statement is None:
+                continue
+            for ref in _statement(statement, warehouse, database, schema, mapping):
+                if not any(_same_table(c, ref.table) for c in created):
+                    found.add(ref)
+            made = _created(statement, warehouse)
+            if made is not None:
+                created.append(made)
     except RecursionError:
         return Columns((), "recursion")
     except sqlglot.ParseError as e:
@@ -138,6 +152,16 @@ def extract_columns(
     except Exception as e:  # the optimizer's own bugs must not stop a run
         return Columns((), f"parse error: {type(e).__name__}: {_one_line(str(e))}")
     return Columns(tuple(sorted(found, key=_order)))
+
+
+def _created(statement: exp.Expr, warehouse: str) -> TableRef | None:
+    """The table a CREATE TABLE/VIEW statement makes, as written (sql_tables does the same)."""
+    if not isinstance(statement, exp.Create) or statement.kind not in ("TABLE", "VIEW"):
+        return None
+    target = statement.this
+    if isinstance(target, exp.Schema):
+        target = target.this
+    return table_ref(target, warehouse) if isinstance(target, exp.Table) else None
 
 
 def _order(c: ColumnRef) -> tuple[str, str, str, str]:

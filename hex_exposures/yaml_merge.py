@@ -123,6 +123,8 @@ class ManagedEntry(NamedTuple):
     project_id: str
     depends_on: tuple[str, ...]
     keep: tuple[str, ...]
+    # meta.referenced_columns as the file has it: a project that did not run keeps them too
+    referenced_columns: tuple[Mapping[str, Any], ...] = ()
 
 
 class _Item(NamedTuple):
@@ -180,8 +182,17 @@ def read_managed(
             if isinstance(deps, list)
             else (),
             keep=_keep(item.data, layout),
+            referenced_columns=_referenced_columns(item.data),
         )
     return out
+
+
+def _referenced_columns(data: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...]:
+    for at in (("config", "meta"), ("meta",)):
+        value = _get(data, (*at, "referenced_columns"))
+        if isinstance(value, list):
+            return tuple(c for c in value if isinstance(c, Mapping))
+    return ()
 
 
 def exposure_names(text: str | None, *, path: str) -> set[str]:

@@ -94,6 +94,7 @@ def _query(item: object, where: str) -> HexQuery:
         last_seen=_opt_str(item.get("last_seen")),
         tables=_str_list(item.get("tables"), f"{where}: 'tables'"),
         fallback_tables=_str_list(item.get("fallback_tables"), f"{where}: 'fallback_tables'"),
+        columns=_str_list(item.get("columns"), f"{where}: 'columns'"),
     )
 
 
@@ -137,6 +138,7 @@ def dumps(
                 "last_seen": q.last_seen,
                 "tables": list(q.tables),
                 **({"fallback_tables": list(q.fallback_tables)} if q.fallback_tables else {}),
+                **({"columns": list(q.columns)} if q.columns else {}),
             }
             for q in sorted(
                 queries,

@@ -73,15 +73,27 @@ WHERE hex.project_id IS NOT NULL
 {_GROUP}"""
 """Binds: days, marker pattern."""
 
-# ACCESS_HISTORY is joined per query first (one row per query and object), so a group's
-# run count counts queries, not objects.
+# ACCESS_HISTORY is joined per query first (one row per query and object or column), so a
+# group's run count counts queries, not objects. Tables come from direct_objects_accessed
+# (a view stays a view); columns from base_objects_accessed[].columns, as
+# `DB.SCHEMA.TABLE."COLUMN"` (the column quoted: Snowflake reports it in stored case).
+_DOMAINS = ", ".join(f"'{d}'" for d in TABLE_DOMAINS)
 QUERIES_WITH_ACCESS_SQL = f"""WITH {_HEX_ROWS},
 objects AS (
-  SELECT DISTINCT ah.query_id, obj.value:"objectName"::string AS object_name
+  SELECT DISTINCT ah.query_id, 'T' AS kind, obj.value:"objectName"::string AS object_name
   FROM {{au}}.ACCESS_HISTORY ah, LATERAL FLATTEN(input => ah.direct_objects_accessed) obj
   WHERE ah.query_start_time >= DATEADD(day, -?, CURRENT_TIMESTAMP())
     AND ah.query_id IN (SELECT query_id FROM hex)
-    AND UPPER(obj.value:"objectDomain"::string) IN ({", ".join(f"'{d}'" for d in TABLE_DOMAINS)})
+    AND UPPER(obj.value:"objectDomain"::string) IN ({_DOMAINS})
+  UNION ALL
+  SELECT DISTINCT ah.query_id, 'C' AS kind,
+    obj.value:"objectName"::string || '."'
+      || REPLACE(col.value:"columnName"::string, '"', '""') || '"' AS object_name
+  FROM {{au}}.ACCESS_HISTORY ah, LATERAL FLATTEN(input => ah.base_objects_accessed) obj,
+    LATERAL FLATTEN(input => obj.value:"columns") col
+  WHERE ah.query_start_time >= DATEADD(day, -?, CURRENT_TIMESTAMP())
+    AND ah.query_id IN (SELECT query_id FROM hex)
+    AND UPPER(obj.value:"objectDomain"::string) IN ({_DOMAINS})
 )
 SELECT
   hex.project_id,
@@ -90,15 +102,17 @@ SELECT
   MAX_BY(hex.query_text, hex.start_time) AS query_text,
   COUNT(DISTINCT hex.query_id) AS run_count,
   MAX(hex.start_time) AS last_seen,
-  ARRAY_AGG(DISTINCT objects.object_name) AS tables
+  ARRAY_AGG(DISTINCT CASE WHEN objects.kind = 'T' THEN objects.object_name END) AS tables,
+  ARRAY_AGG(DISTINCT CASE WHEN objects.kind = 'C' THEN objects.object_name END) AS columns
 FROM hex
 LEFT JOIN objects ON objects.query_id = hex.query_id
 WHERE hex.project_id IS NOT NULL
 {_GROUP}"""
-"""Binds: days, marker pattern, days."""
+"""Binds: days, marker pattern, days, days."""
 
 ACCESS_PROBE_SQL = (
-    "SELECT query_id, query_start_time, direct_objects_accessed FROM {au}.ACCESS_HISTORY LIMIT 0"
+    "SELECT query_id, query_start_time, direct_objects_accessed, base_objects_accessed"
+    " FROM {au}.ACCESS_HISTORY LIMIT 0"
 )
 
 _IDENT = r'(?:[A-Za-z_][A-Za-z0-9_$]*|"[^"\x00-\x1f]+")'
@@ -294,7 +308,7 @@ class SnowflakeSource:
             note = None  # said already
         use_access = self._probed
         sql = query_sql(self._au, access_history=use_access)
-        params: tuple[Any, ...] = (days, HEX_PATTERN) + ((days,) if use_access else ())
+        params: tuple[Any, ...] = (days, HEX_PATTERN) + ((days, days) if use_access else ())
         cursor = self._conn.cursor()
         try:
             self._execute(cursor, sql, params, f"{self._au}.QUERY_HISTORY")
@@ -377,10 +391,7 @@ class SnowflakeSource:
 
 def _record(row: tuple[Any, ...]) -> HexQuery:
     project_id, database, schema, text, run_count, last_seen, *rest = row
-    tables: list[Any] = []
-    if rest and rest[0]:
-        # The connector returns ARRAY columns as JSON text.
-        tables = json.loads(rest[0]) if isinstance(rest[0], str) else list(rest[0])
+    tables, columns = (_array(v) for v in (*rest, None, None)[:2])
     return HexQuery(
         project_id=str(project_id),
         query_text=str(text or ""),
@@ -389,7 +400,16 @@ def _record(row: tuple[Any, ...]) -> HexQuery:
         run_count=int(run_count or 0),
         last_seen=_iso(last_seen),
         tables=tuple(sorted({str(t) for t in tables if t})),
+        columns=tuple(sorted({str(c) for c in columns if c})),
     )
+
+
+def _array(value: object) -> list[Any]:
+    """An ARRAY column: the connector returns JSON text (nulls of ARRAY_AGG left out)."""
+    if not value:
+        return []
+    data = json.loads(value) if isinstance(value, str) else value
+    return list(data) if isinstance(data, list | tuple) else []
 
 
 def _iso(value: object) -> str | None:

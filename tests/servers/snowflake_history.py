@@ -20,6 +20,7 @@ class Run(NamedTuple):
     schema: str | None = "MARTS"
     context: str = "SCHEDULED_RUN"
     objects: Sequence[tuple[str, str]] = ()  # ACCESS_HISTORY (domain, name)
+    columns: Sequence[tuple[str, str]] = ()  # base_objects_accessed (table name, column)
 
 
 def hex_text(sql: str, project: str | None, context: str) -> str:
@@ -79,9 +80,18 @@ def create_history(
                 int(run.hours_ago * 60),
             )
         )
-        if run.objects and run.status == "SUCCESS":
+        if (run.objects or run.columns) and run.status == "SUCCESS":
             objects = [{"objectDomain": d, "objectId": 1, "objectName": n} for d, n in run.objects]
-            access.append((qid, int(run.hours_ago * 60), json.dumps(objects)))
+            base = [
+                {
+                    "objectDomain": "Table",
+                    "objectId": 2,
+                    "objectName": n,
+                    "columns": [{"columnId": 3, "columnName": c} for t, c in run.columns if t == n],
+                }
+                for n in dict.fromkeys(t for t, _ in run.columns)
+            ]
+            access.append((qid, int(run.hours_ago * 60), json.dumps(objects), json.dumps(base)))
     cur.executemany(
         f"insert into {account_usage}.QUERY_HISTORY select ?, ?, ?, ?, ?, ?, "
         "dateadd(minute, -?, current_timestamp())",
@@ -90,12 +100,13 @@ def create_history(
     if access_history:
         cur.execute(
             f"create or replace table {account_usage}.ACCESS_HISTORY (QUERY_ID varchar, "
-            "QUERY_START_TIME timestamp_ltz, DIRECT_OBJECTS_ACCESSED array)"
+            "QUERY_START_TIME timestamp_ltz, DIRECT_OBJECTS_ACCESSED array, "
+            "BASE_OBJECTS_ACCESSED array)"
         )
-        for qid, minutes, objects_json in access:
+        for qid, minutes, objects_json, base_json in access:
             cur.execute(
                 f"insert into {account_usage}.ACCESS_HISTORY select ?, "
-                "dateadd(minute, -?, current_timestamp()), parse_json(?)",
-                (qid, minutes, objects_json),
+                "dateadd(minute, -?, current_timestamp()), parse_json(?), parse_json(?)",
+                (qid, minutes, objects_json, base_json),
             )
     cur.close()

@@ -122,7 +122,7 @@ def fake_env(monkeypatch: pytest.MonkeyPatch, no_snowflake_env: None) -> str:
 def test_sql_parses_as_snowflake_and_binds_every_value(access: bool) -> None:
     sql = sf.query_sql("SNOWFLAKE.ACCOUNT_USAGE", access_history=access)
     tree = sqlglot.parse_one(sql, read="snowflake")
-    assert len(list(tree.find_all(exp.Placeholder))) == (3 if access else 2)
+    assert len(list(tree.find_all(exp.Placeholder))) == (4 if access else 2)
     literals = {lit.this for lit in tree.find_all(exp.Literal)}
     assert not any("Hex query metadata%" in v or v == "14" for v in literals)
     tables = {(t.catalog, t.db, t.name) for t in tree.find_all(exp.Table)}
@@ -335,6 +335,39 @@ def test_access_history_is_unioned_per_group(fake: Any, fake_env: str) -> None:
     )
     assert groups[(P_STAGING, "ANALYTICS", "STAGING", "SCHEDULED_RUN")].tables == ()
     assert {q.project_id for q in groups.values()} == {P_ORDERS, P_TWIN, P_STAGING, P_RAW}
+
+
+def test_access_history_base_object_columns_are_read_per_group(fake: Any, fake_env: str) -> None:
+    runs = [
+        Run(
+            P_ORDERS,
+            ORDERS_SQL,
+            2,
+            objects=[("Table", "ANALYTICS.MARTS.FCT_ORDERS")],
+            columns=[
+                ("ANALYTICS.MARTS.FCT_ORDERS", "ORDER_ID"),
+                ("ANALYTICS.MARTS.FCT_ORDERS", "amount"),
+            ],
+        ),
+        Run(
+            P_ORDERS,
+            ORDERS_SQL + " ",
+            3,
+            columns=[("ANALYTICS.MARTS.FCT_ORDERS", "ORDER_ID"), ("ANALYTICS.RAW.FX", "RATE")],
+        ),
+        Run(P_TWIN, ORDERS_SQL, 4, objects=[("Table", "ANALYTICS.MARTS.FCT_ORDERS")]),
+    ]
+    create_history(fake, runs, access_history=True)
+    groups = by_key(read())
+    orders = groups[(P_ORDERS, "ANALYTICS", "MARTS", "SCHEDULED_RUN")]
+    assert orders.columns == (
+        'ANALYTICS.MARTS.FCT_ORDERS."ORDER_ID"',
+        'ANALYTICS.MARTS.FCT_ORDERS."amount"',
+        'ANALYTICS.RAW.FX."RATE"',
+    )
+    assert orders.tables == ("ANALYTICS.MARTS.FCT_ORDERS",)
+    assert orders.run_count == 2
+    assert groups[(P_TWIN, "ANALYTICS", "MARTS", "SCHEDULED_RUN")].columns == ()
 
 
 def test_no_access_history_flag_skips_it(fake: Any, fake_env: str) -> None:
