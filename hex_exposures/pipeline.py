@@ -39,6 +39,8 @@ class ProjectReport(NamedTuple):
     # Tables read that are dbt nodes dbt will not let an exposure reference (a private model
     # of a group, ...): {table, node, reason, group}; never written as dependencies.
     not_allowed: tuple[Mapping[str, str | None], ...] = ()
+    # depends_on entry -> the columns referenced_columns lists for it (empty: --no-columns)
+    columns: Mapping[str, tuple[str, ...]] = {}
 
 
 class Report(NamedTuple):
@@ -327,7 +329,12 @@ def run(
                 owner_map=settings.owner_map,
             )._replace(referenced_columns=column_plans.get(pid, ()))
         )
-        reports[pid] = reports[pid]._replace(exposure=names[pid])
+        by_node: dict[str, list[str]] = {}
+        for c in column_plans.get(pid, ()):
+            by_node.setdefault(c["node"], []).append(c["column_name"])
+        reports[pid] = reports[pid]._replace(
+            exposure=names[pid], columns={k: tuple(v) for k, v in by_node.items()}
+        )
     built.sort(key=lambda e: e.name)
     text = yaml_merge.merge(existing, built, path=output_path, layout=layout)
     report = Report(

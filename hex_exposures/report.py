@@ -44,6 +44,8 @@ def report_text(report: Report) -> str:
         )
         for dep in p.depends_on:
             lines.append(f"  depends on: {dep}")
+            if p.columns.get(dep):
+                lines.append(f"    columns: {', '.join(p.columns[dep])}")
         for table in p.unmatched:
             lines.append(f"  not a dbt node: {table}")
         for item in p.not_allowed:

@@ -199,4 +199,13 @@ def _from_item(item: Mapping[str, Any], depends_on: tuple[str, ...]) -> Exposure
         tags=tuple(str(t) for t in tags) if isinstance(tags, list) else ("hex",),
         project_id=str(yaml_merge.hex_marker(item).get("project_id")),
         hex_meta=hex_meta if isinstance(hex_meta, dict) else {},
+        referenced_columns=_columns_of(_get(item, *at, "meta", "referenced_columns"), depends_on),
     )
+
+
+def _columns_of(value: object, depends_on: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
+    """The item's referenced_columns of nodes it still depends on, in the tool's order."""
+    if not isinstance(value, list):
+        return ()
+    kept = [c for c in value if isinstance(c, dict) and c.get("node") in depends_on]
+    return tuple(sorted(kept, key=lambda c: (str(c.get("node")), str(c.get("column_name")))))
