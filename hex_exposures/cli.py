@@ -253,7 +253,9 @@ def _load_manifest(settings: Settings) -> tuple[Mapping[str, Any], str, str]:
             # A broken exposures file (say, a hand-added ref to a model that is gone) makes
             # dbt parse fail, and sync is how it gets repaired: parse without it.
             ours = os.path.relpath(output, settings.project_dir).replace(os.sep, "/")
-            if ours not in str(err) or not os.path.isfile(output):
+            if not os.path.isfile(output) or not (
+                ours in str(err) or _names_our_exposure(str(err), output)
+            ):
                 raise
             log.warning("dbt parse fails on %s itself; parsing the project without it", ours)
             dbt_runner.parse(
@@ -270,6 +272,22 @@ def _load_manifest(settings: Settings) -> tuple[Mapping[str, Any], str, str]:
                 os.path.relpath(manifest_path),
             )
     return files.read_manifest(manifest_path), manifest_path, output
+
+
+def _names_our_exposure(error: str, output: str) -> bool:
+    """Does dbt's error name an exposure of our file? ("Node exposure.proj.hex_x attempted to
+    reference node model.proj.m, which is not allowed because ... private ..." names no file.)"""
+    from . import yaml_merge
+
+    named = set(re.findall(r"\bexposure\.[A-Za-z0-9_]+\.([A-Za-z0-9_]+)", error))
+    if not named:
+        return False
+    try:
+        return bool(
+            named & yaml_merge.exposure_names(files.read_existing(output).text, path=output)
+        )
+    except HexExposuresError:
+        return False
 
 
 def _progress(settings: Settings) -> Callable[[str], None] | None:

@@ -212,3 +212,35 @@ def test_an_unreadable_package_file_is_skipped(tmp_path: Path) -> None:
     (tmp_path / "pk" / "b").mkdir()
     (tmp_path / "pk" / "b" / "dbt_project.yml").write_text("name: bee\nrestrict-access: true\n")
     assert files.restricted_packages(str(tmp_path)) == frozenset({"bee"})
+
+
+def test_a_model_made_private_after_a_sync_is_dropped_by_the_next_sync(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """dbt's error names the exposure, not the file: sync still parses without its own file,
+    drops the ref, and the project parses again (before, sync --parse exited 2 from then on)."""
+    from hex_exposures.cli import main
+    from tests.cli_test import OUT, copy_sample
+
+    project = copy_sample(tmp_path / "p")
+    assert main(["sync", "--project-dir", str(project), "--quiet"]) == 0
+    assert "ref('fct_refunds')" in (project / OUT).read_text(encoding="utf-8")
+    marts = project / "models" / "marts" / "_marts.yml"
+    marts.write_text(
+        marts.read_text(encoding="utf-8")
+        .replace(
+            "  - name: fct_refunds\n",
+            "  - name: fct_refunds\n    access: private\n    group: finance\n",
+        )
+        .replace("models:\n", "groups:\n  - name: finance\n    owner: {name: Finance}\nmodels:\n"),
+        encoding="utf-8",
+    )
+    with pytest.raises(AssertionError, match="private to the 'finance' group"):
+        dbt_parse(project)
+    capsys.readouterr()
+    assert main(["sync", "--project-dir", str(project)]) == 0
+    err = capsys.readouterr().err
+    assert "parsing the project without it" in err
+    assert "changed  hex_ubersicht_umsatze  (-ref('fct_refunds'))" in err
+    assert "ref('fct_refunds')" not in (project / OUT).read_text(encoding="utf-8")
+    assert "hex_ubersicht_umsatze" in exposures_by_name(dbt_parse(project))
