@@ -326,9 +326,12 @@ def _settings(warehouse: str) -> Settings:
 
 def _cold_memo() -> None:
     """Forget sql_tables' in-process token-shape memo, so a measure starts cold."""
-    shapes = getattr(sql_tables, "_SHAPES", None)
-    if isinstance(shapes, dict):
-        shapes.clear()
+    from hex_exposures import sql_columns
+
+    for module in (sql_tables, sql_columns):
+        shapes = getattr(module, "_SHAPES", None)
+        if isinstance(shapes, dict):
+            shapes.clear()
 
 
 def stage_rows(data: Loaded, label: str, *, serial: bool) -> list[Row]:

@@ -94,6 +94,20 @@ def _checksum(node: Mapping[str, Any]) -> str | None:
     return str(value) if value else None
 
 
+_ELEMENTARY_CLASSES = frozenset({"STRING", "NUMERIC", "TIMESTAMP", "BOOLEAN", "OTHER"})
+
+
+def elementary_class(raw: str) -> str:
+    """A raw warehouse type in Elementary's classes, upper-cased like `_type` (either warehouse)."""
+    from .columns import elementary_type
+
+    for warehouse in ("snowflake", "bigquery"):
+        found = elementary_type(raw, warehouse)
+        if found != "other":
+            return found.upper()
+    return "OTHER"
+
+
 def _type(value: object) -> str | None:
     return " ".join(str(value).upper().split()) if isinstance(value, str) and value else None
 
@@ -528,7 +542,15 @@ def _column_change(
             was = (old_cat or {}).get(key, ("", referenced_type))[1]
             return "removed", was, None
         now = new_cat[key][1]
-        was = referenced_type or (old_cat or {}).get(key, ("", None))[1]
+        # sync writes data_type in Elementary's normalised form (STRING, NUMERIC, ...): it
+        # is compared class with class, the catalog's raw types with each other.
+        old = (old_cat or {}).get(key, ("", None))[1]
+        if referenced_type in _ELEMENTARY_CLASSES:
+            was = old
+            if now and elementary_class(now) != referenced_type and old is None:
+                return "retyped", referenced_type.lower(), now
+        else:
+            was = referenced_type or old
         if was and now and was != now:
             return "retyped", was, now
     if key in old_doc and key not in new_doc:

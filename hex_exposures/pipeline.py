@@ -374,7 +374,12 @@ def _columns(
     hit = cache.get(key) if cache is not None else None
     if not isinstance(hit, sql_columns.Columns):
         hit = sql_columns.extract_columns(
-            sql, warehouse=warehouse, database=q.database, schema=q.schema, tables=needed
+            sql,
+            warehouse=warehouse,
+            database=q.database,
+            schema=q.schema,
+            tables=needed,
+            digest=digest,
         )
         if cache is not None:
             cache[key] = hit

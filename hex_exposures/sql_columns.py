@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import suppress
 from typing import Any, NamedTuple
 
 import sqlglot
@@ -43,11 +44,13 @@ from .sql_tables import (
     _one_line,
     _parse_reason,
     _same_table,
-    _too_deep,
+    _shape,
 )
 
 _VERSION = "1"  # bump when extraction changes, so cached results from older runs are unused
 _MARK = "hex_exposures_written"  # meta flag on the Column nodes the text itself wrote
+_SHAPES: dict[tuple[str, bytes, str | None, str | None, str], Columns] = {}
+_SHAPES_MAX = 50_000
 
 
 class ColumnRef(NamedTuple):
@@ -112,12 +115,15 @@ def extract_columns(
     database: str | None = None,
     schema: str | None = None,
     tables: Schema | None = None,
+    digest: str | None = None,
 ) -> Columns:
     """Every column the text reads, qualified to its table; never raises for bad SQL.
 
     `tables` is what is known of the columns of the tables the text reads, keyed by their
     fully qualified, normalised names. Names in the text are completed from `database` and
-    `schema` (the query's context) before they are looked up.
+    `schema` (the query's context) before they are looked up. With `digest` (of `tables`,
+    `schema_digest`), texts that differ only in literal values and comments share one
+    result, as in `sql_tables`: Hex apps rerun a cell with new parameter values.
     """
     dialect = _dialect(rule_for(warehouse).dialect)
     if len(sql) > MAX_CHARS:
@@ -126,9 +132,15 @@ def extract_columns(
         return Columns((), "empty")
     try:
         tokens = dialect.tokenize(sql)
-        refusal = _too_deep([t.token_type for t in tokens])
+        if not tokens:
+            return Columns((), "empty")
+        shape, refusal = _shape(tokens)
         if refusal is not None:
             return Columns((), refusal)
+        memo = (warehouse, shape, database, schema, digest) if digest is not None else None
+        hit = _SHAPES.get(memo) if memo is not None else None
+        if hit is not None:
+            return hit
         with gc_paused():
             statements = dialect.parser().parse(tokens, sql)
         found: set[ColumnRef] = set()
@@ -151,7 +163,13 @@ def extract_columns(
         return Columns((), "parse error: " + _one_line(str(e)))
     except Exception as e:  # the optimizer's own bugs must not stop a run
         return Columns((), f"parse error: {type(e).__name__}: {_one_line(str(e))}")
-    return Columns(tuple(sorted(found, key=_order)))
+    result = Columns(tuple(sorted(found, key=_order)))
+    if memo is not None:
+        if len(_SHAPES) >= _SHAPES_MAX:
+            with suppress(KeyError, RuntimeError, StopIteration):  # another thread evicted
+                del _SHAPES[next(iter(_SHAPES))]
+        _SHAPES[memo] = result
+    return result
 
 
 def _created(statement: exp.Expr, warehouse: str) -> TableRef | None:

@@ -370,6 +370,27 @@ def test_catalog_types_compare_with_catalog_types_and_the_referenced_type() -> N
     assert e.breaking_columns == ()
 
 
+def test_a_normalised_data_type_as_sync_writes_it_is_compared_as_a_class() -> None:
+    # sync writes Elementary's normalised data_type (numeric, string, ...), never a raw type.
+    state, current = referencing(
+        ("order_id", "ref('fct_orders')", "numeric"),
+        ("amount", "ref('fct_orders')", "numeric"),
+    )
+    current["nodes"]["model.proj.fct_orders"]["checksum"]["checksum"] = "c2"
+    same = catalog({"order_id": "NUMBER(38,0)", "amount": "NUMBER(38,2)"})
+    (e,) = impact(state, current, state_catalog=same, current_catalog=same).exposures
+    assert e.breaking_columns == ()
+    (e,) = impact(state, current, current_catalog=same).exposures
+    assert e.breaking_columns == ()
+    retyped = catalog({"order_id": "NUMBER(38,0)", "amount": "VARCHAR"})
+    (e,) = impact(state, current, state_catalog=same, current_catalog=retyped).exposures
+    assert [(b.column, b.change) for b in e.breaking_columns] == [("amount", "retyped")]
+    (e,) = impact(state, current, current_catalog=retyped).exposures
+    assert [(b.column, b.change, b.was, b.now) for b in e.breaking_columns] == [
+        ("amount", "retyped", "numeric", "VARCHAR")
+    ]
+
+
 # --- refs --------------------------------------------------------------------------------
 
 

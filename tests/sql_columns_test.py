@@ -5,6 +5,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
+from hex_exposures import sql_columns
 from hex_exposures.records import TableRef
 from hex_exposures.sql_columns import (
     ColumnRef,
@@ -105,6 +106,11 @@ def load_cases(warehouse: str) -> list[Case]:
 
 
 ALL_CASES = load_cases("snowflake") + load_cases("bigquery")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_memo() -> None:
+    sql_columns._SHAPES.clear()
 
 
 def _run(case: Case) -> Columns:
@@ -210,3 +216,21 @@ def test_refusals_are_results(sql: str, error: str) -> None:
     got = extract_columns(sql, warehouse="snowflake")
     assert got.columns == ()
     assert got.error is not None and got.error.startswith(error)
+
+
+def test_texts_differing_in_literals_share_one_result_per_context_and_schema() -> None:
+    t = TableRef("D", "S", "T")
+    schema = {t: TableColumns({"A": "", "B": ""}, True)}
+    digest = schema_digest([t], schema)
+
+    def run(sql: str, **kw: object) -> Columns:
+        args: dict[str, object] = {"database": "D", "schema": "S", "tables": schema}
+        args.update(kw)
+        return extract_columns(sql, warehouse="snowflake", digest=digest, **args)  # type: ignore[arg-type]
+
+    first = run("select a from t where b = 1")
+    assert run("select a from t where b = 2 -- another value") == first
+    assert len(sql_columns._SHAPES) == 1
+    assert run('select "a" from t where b = 1').columns != first.columns  # quoting is kept
+    assert run("select a from t where b = 1", schema="OTHER").columns != first.columns
+    assert len(sql_columns._SHAPES) == 3
