@@ -70,6 +70,17 @@ def test_each_exposure_depends_on_exactly_the_expected_nodes(reparsed: dict[str,
     assert got == {pid: sorted(nodes) for pid, nodes in EXPECTED["exposed"].items()}
 
 
+def test_each_exposure_lists_exactly_the_expected_columns(reparsed: dict[str, Any]) -> None:
+    # dbt 1.11 puts config.meta into the exposure's meta, where Elementary's test reads it.
+    got = {}
+    for pid, e in managed(reparsed).items():
+        by_node: dict[str, list[str]] = {}
+        for c in e["meta"]["referenced_columns"]:
+            by_node.setdefault(c["node"], []).append(c["column_name"])
+        got[pid] = by_node
+    assert got == EXPECTED["columns"]
+
+
 def test_no_exposure_for_trashed_archived_unmatched_and_idle_projects(
     reparsed: dict[str, Any],
 ) -> None:
