@@ -6,6 +6,9 @@ in-process), then its `dbt parse` and `dbt ls -s tag:hex --resource-type exposur
 subprocesses, and reads the manifest dbt wrote. The sample copy has one model made private
 in a group, which Hex queries read: it must never break a parse. The venvs are optional
 locally (the tests skip, saying how to build them); under CI=true a missing venv fails.
+
+The scenarios are subprocesses with nothing shared, so one module fixture starts them all at
+once (a thread each waits on its subprocesses) and each test checks its own outcome.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +42,15 @@ PRIVATE = "  - name: fct_refunds\n    access: private\n    group: finance\n"
 GROUPS = "groups:\n  - name: finance\n    owner: {name: Finance}\n"
 
 
+def built(minor: str) -> bool:
+    path = VENVS / f"dbt-{minor}"
+    return (path / "bin" / "dbt").is_file() and (path / "bin" / "hex-exposures").is_file()
+
+
 def venv(minor: str) -> Path:
     """The version's venv, or skip (fail under CI=true: CI must run the matrix)."""
     path = VENVS / f"dbt-{minor}"
-    if not (path / "bin" / "dbt").is_file() or not (path / "bin" / "hex-exposures").is_file():
+    if not built(minor):
         why = f"no dbt {minor} venv at {path}: build it with `bash .ci/dbt-venvs`"
         if os.environ.get("CI") == "true":
             pytest.fail(why + " (CI=true: the version matrix must run)")
@@ -131,9 +141,8 @@ def assert_layout(project: Path, minor: str) -> None:
             assert not {"tags", "meta"} & set(item), item["name"]
 
 
-@pytest.mark.parametrize("minor", MINORS)
-def test_sample_on_each_dbt_version(minor: str, tmp_path: Path) -> None:
-    env = venv(minor)
+def sample_on(minor: str, tmp_path: Path) -> None:
+    env = VENVS / f"dbt-{minor}"
     project = sample(tmp_path / "p", minor)
     sync(env, project)
     assert_layout(project, minor)
@@ -161,8 +170,8 @@ def test_sample_on_each_dbt_version(minor: str, tmp_path: Path) -> None:
         "--quiet", cwd=project)  # fmt: skip
 
 
-def test_upgrade_from_19_to_111_moves_the_file_in_one_sync(tmp_path: Path) -> None:
-    old, new = venv("1.9"), venv("1.11")
+def upgrade(tmp_path: Path) -> None:
+    old, new = VENVS / "dbt-1.9", VENVS / "dbt-1.11"
     project = sample(tmp_path / "p", "1.9")
     sync(old, project)
     assert_layout(project, "1.9")
@@ -177,9 +186,8 @@ def test_upgrade_from_19_to_111_moves_the_file_in_one_sync(tmp_path: Path) -> No
     assert (project / OUT).read_bytes() == before
 
 
-@pytest.mark.parametrize("minor", ["1.8", "1.11"])
-def test_a_clash_added_by_hand_after_a_sync(minor: str, tmp_path: Path) -> None:
-    env = venv(minor)
+def clash(minor: str, tmp_path: Path) -> None:
+    env = VENVS / f"dbt-{minor}"
     project = sample(tmp_path / "p", minor)
     sync(env, project)
     (project / "models" / "by_hand.yml").write_text(
@@ -197,3 +205,41 @@ def test_a_clash_added_by_hand_after_a_sync(minor: str, tmp_path: Path) -> None:
     assert listed == (MANAGED - {"hex_weekly_revenue"}) | {"hex_weekly_revenue_0e50c729"}
     names = {e["name"]: e["original_file_path"] for e in manifest["exposures"].values()}
     assert names["hex_weekly_revenue"] == "models/by_hand.yml"
+
+
+SCENARIOS: dict[str, tuple[tuple[str, ...], Callable[[Path], None]]] = {
+    **{f"sample-{m}": ((m,), lambda tmp, m=m: sample_on(m, tmp)) for m in MINORS},
+    "upgrade": (("1.9", "1.11"), upgrade),
+    **{f"clash-{m}": ((m,), lambda tmp, m=m: clash(m, tmp)) for m in ("1.8", "1.11")},
+}
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Future[None]]]:
+    """Start every scenario whose venvs exist, at once (2 cores: about 1.6x faster)."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        yield {
+            name: pool.submit(work, tmp_path_factory.mktemp(name))
+            for name, (minors, work) in SCENARIOS.items()
+            if all(built(m) for m in minors)
+        }
+
+
+@pytest.mark.parametrize("minor", MINORS)
+def test_sample_on_each_dbt_version(minor: str, outcomes: dict[str, Future[None]]) -> None:
+    venv(minor)
+    outcomes[f"sample-{minor}"].result()
+
+
+def test_upgrade_from_19_to_111_moves_the_file_in_one_sync(
+    outcomes: dict[str, Future[None]],
+) -> None:
+    venv("1.9")
+    venv("1.11")
+    outcomes["upgrade"].result()
+
+
+@pytest.mark.parametrize("minor", ["1.8", "1.11"])
+def test_a_clash_added_by_hand_after_a_sync(minor: str, outcomes: dict[str, Future[None]]) -> None:
+    venv(minor)
+    outcomes[f"clash-{minor}"].result()
