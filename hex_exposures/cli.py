@@ -61,121 +61,210 @@ class _ScrubFilter(logging.Filter):
         return True
 
 
-def shared_options(f: F) -> F:
-    """The options every pipeline command takes (SPEC "Shared options"), written once."""
-    options = [
-        click.option(
-            "--project-dir",
-            envvar="DBT_PROJECT_DIR",
-            type=click.Path(file_okay=False),
-            help="The dbt project (default: current directory).",
-        ),
-        click.option(
-            "--manifest", help="manifest.json (default: <project-dir>/<target-path>/manifest.json)."
-        ),
-        click.option(
-            "--parse/--no-parse",
-            "parse",
-            default=None,
-            help="Run `dbt parse` first to (re)build the manifest.",
-        ),
-        click.option(
-            "--profiles-dir",
-            help="profiles.yml folder for --parse (default: the project's own, else dbt's).",
-        ),
-        click.option(
-            "--output", help="The exposures file (default: <first model-path>/hex_exposures.yml)."
-        ),
-        click.option(
-            "--config",
-            "config_file",
-            help="Config file (default: <project-dir>/hex_exposures.yml when present).",
-        ),
-        click.option(
-            "--hex-url", envvar="HEX_URL", help="Hex base URL (default https://app.hex.tech)."
-        ),
-        click.option(
-            "--hex-token",
-            envvar="HEX_API_TOKEN",
-            help="Hex API token (env HEX_API_TOKEN; never put it in the config file).",
-        ),
-        click.option(
-            "--workspace",
-            envvar="HEX_WORKSPACE",
-            help="Workspace for project URLs (default: learned from query comments, else /v1/users/me).",
-        ),
-        click.option(
-            "--warehouse",
-            envvar="HEX_EXPOSURES_WAREHOUSE",
-            type=click.Choice(["snowflake", "bigquery"]),
-            help="Default: the manifest's adapter_type.",
-        ),
-        click.option("--days", type=int, help="Days of query history to read (default 14)."),
-        click.option(
-            "--from-snapshot",
-            help="Read Hex projects and queries from a snapshot file instead of the network.",
-        ),
-        click.option(
-            "--include-context",
-            help="Hex run contexts that count, comma-separated, or * (default SCHEDULED_RUN,APP_VIEW,LOGIC_VIEW).",
-        ),
-        click.option(
-            "--format",
-            "format_",
-            type=click.Choice(["text", "json"]),
-            help="Output format for check and report (default text).",
-        ),
-        click.option(
-            "--queried-tables/--no-queried-tables",
-            "queried_tables",
-            default=None,
-            help="Use Hex's queriedTables API (Enterprise) as evidence (default on).",
-        ),
-        click.option(
-            "--columns/--no-columns",
-            "columns",
-            default=None,
-            help="Write meta.referenced_columns, the columns each exposure reads (default on).",
-        ),
-        click.option(
-            "--include-components/--no-include-components",
-            "include_components",
-            default=None,
-            help="List Hex components too (default on).",
-        ),
-        click.option("--snowflake-connection", help="connections.toml connection name."),
-        click.option(
-            "--account-usage",
-            help="Schema holding QUERY_HISTORY (default SNOWFLAKE.ACCOUNT_USAGE).",
-        ),
-        click.option(
-            "--access-history/--no-access-history",
-            "access_history",
-            default=None,
-            help="Use ACCOUNT_USAGE.ACCESS_HISTORY (default: when readable).",
-        ),
-        click.option(
-            "--bigquery-project",
-            multiple=True,
-            help="Project whose jobs to read (repeatable; default: the manifest's databases).",
-        ),
-        click.option(
-            "--bigquery-region",
-            multiple=True,
-            help="Region of the jobs views (repeatable; default us).",
-        ),
-        click.option("--verbose", "-v", is_flag=True, default=None, help="Debug log on stderr."),
-        click.option("--quiet", "-q", is_flag=True, default=None, help="Print errors only."),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
+def options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    """Apply option decorators in reading order (the first listed shows first in --help)."""
+
+    def apply(f: F) -> F:
+        for decorator in reversed(decorators):
+            f = decorator(f)
+        return f
+
+    return apply
+
+
+def _pairs(name: str) -> Callable[[click.Context, click.Parameter, tuple[str, ...]], Any]:
+    """KEY=VALUE items (repeatable) into a dict; None when the flag is not given."""
+
+    def convert(
+        _ctx: click.Context, _param: click.Parameter, items: tuple[str, ...]
+    ) -> dict[str, str] | None:
+        if not items:
+            return None
+        out = {}
+        for item in items:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip() or not value.strip():
+                raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint=name)
+            out[key.strip()] = value.strip()
+        return out
+
+    return convert
+
+
+# Each group is one decorator; a command lists the groups it uses (SPEC: "Each command lists
+# and accepts only the options it uses"), so a new command with a chosen subset is one line.
+# Every option defaults to None so the config file and then the Settings default fill it.
+project_dir_option = click.option(
+    "--project-dir",
+    envvar="DBT_PROJECT_DIR",
+    type=click.Path(file_okay=False),
+    help="The dbt project (default: current directory).",
+)
+manifest_option = click.option(
+    "--manifest", help="manifest.json (default: <project-dir>/<target-path>/manifest.json)."
+)
+parse_option = click.option(
+    "--parse/--no-parse",
+    "parse",
+    default=None,
+    help="Run `dbt parse` first to (re)build the manifest.",
+)
+profiles_dir_option = click.option(
+    "--profiles-dir",
+    help="profiles.yml folder for dbt parse (default: the project's own, else dbt's).",
+)
+output_option = click.option(
+    "--output", help="The exposures file (default: <first model-path>/hex_exposures.yml)."
+)
+config_option = click.option(
+    "--config",
+    "config_file",
+    help="Config file (default: <project-dir>/hex_exposures.yml when present).",
+)
+project_options = options(
+    project_dir_option, manifest_option, parse_option, profiles_dir_option, output_option,
+    config_option,
+)  # fmt: skip
+
+hex_url_option = click.option(
+    "--hex-url", envvar="HEX_URL", help="Hex base URL (default https://app.hex.tech)."
+)
+hex_token_option = click.option(
+    "--hex-token",
+    envvar="HEX_API_TOKEN",
+    help="Hex API token (env HEX_API_TOKEN; never put it in the config file).",
+)
+hex_options = options(
+    hex_url_option,
+    hex_token_option,
+    click.option(
+        "--workspace",
+        envvar="HEX_WORKSPACE",
+        help="Workspace for project URLs (default: learned from query comments, else "
+        "/v1/users/me).",
+    ),
+    click.option(
+        "--queried-tables/--no-queried-tables",
+        "queried_tables",
+        default=None,
+        help="Use Hex's queriedTables API (Enterprise) as evidence (default on).",
+    ),
+    click.option(
+        "--include-components/--no-include-components",
+        "include_components",
+        default=None,
+        help="List Hex components too (default on).",
+    ),
+)
+from_snapshot_option = click.option(
+    "--from-snapshot",
+    help="Read Hex projects and queries from a snapshot file instead of the network.",
+)
+live_option = click.option(
+    "--live",
+    is_flag=True,
+    default=None,
+    help="Ignore a configured from_snapshot: read Hex and the warehouse.",
+)
+input_options = options(
+    from_snapshot_option,
+    live_option,
+    click.option(
+        "--warehouse",
+        envvar="HEX_EXPOSURES_WAREHOUSE",
+        type=click.Choice(["snowflake", "bigquery"]),
+        help="Default: the manifest's adapter_type.",
+    ),
+    click.option("--days", type=int, help="Days of query history to read (default 14)."),
+    click.option(
+        "--include-context",
+        help="Hex run contexts that count, comma-separated, or * (default "
+        "SCHEDULED_RUN,APP_VIEW,LOGIC_VIEW).",
+    ),
+)
+warehouse_options = options(
+    click.option(
+        "--snowflake-connection",
+        help='connections.toml connection name ("" to use the SNOWFLAKE_* variables).',
+    ),
+    click.option(
+        "--account-usage",
+        help="Schema holding QUERY_HISTORY (default SNOWFLAKE.ACCOUNT_USAGE).",
+    ),
+    click.option(
+        "--access-history/--no-access-history",
+        "access_history",
+        default=None,
+        help="Use ACCOUNT_USAGE.ACCESS_HISTORY (default: when readable).",
+    ),
+    click.option(
+        "--bigquery-project",
+        multiple=True,
+        help="Project whose jobs to read (repeatable; default: the manifest's databases).",
+    ),
+    click.option(
+        "--bigquery-region",
+        multiple=True,
+        help="Region of the jobs views (repeatable; default us).",
+    ),
+)
+exposure_options = options(
+    click.option(
+        "--columns/--no-columns",
+        "columns",
+        default=None,
+        help="Write meta.referenced_columns, the columns each exposure reads (default on).",
+    ),
+    click.option(
+        "--maturity-map",
+        multiple=True,
+        metavar="STATUS=LEVEL",
+        callback=_pairs("--maturity-map"),
+        help="Hex status to dbt maturity (repeatable; replaces the config file's map).",
+    ),
+    click.option(
+        "--owner-map",
+        multiple=True,
+        metavar="EMAIL=NAME",
+        callback=_pairs("--owner-map"),
+        help="Owner display name by email (repeatable; replaces the config file's map).",
+    ),
+)
+
+
+def format_option(*choices: str) -> Callable[[F], F]:
+    return click.option(
+        "--format",
+        "format_",
+        type=click.Choice(choices),
+        help=f"Output format (default {choices[0]}).",
+    )
+
+
+log_options = options(
+    click.option("--verbose", "-v", is_flag=True, default=None, help="Debug log on stderr."),
+    click.option("--quiet", "-q", is_flag=True, default=None, help="Print errors only."),
+)
+# What a command that runs the whole pipeline reads.
+pipeline_options = options(
+    project_options, hex_options, input_options, warehouse_options, exposure_options
+)
 
 
 def settings_from(kwargs: Mapping[str, Any]) -> Settings:
+    """Flag > environment > config file > default; a command-line flag beats any file value."""
     values = dict(kwargs)
     values["format"] = values.pop("format_", None)
     values["config"] = values.pop("config_file", None)
+    live = values.pop("live", None)
+    if live and values.get("from_snapshot"):
+        raise click.UsageError("--live and --from-snapshot contradict each other: pass one")
+    if values.get("verbose") and values.get("quiet"):
+        raise click.UsageError("--verbose and --quiet contradict each other: pass one")
+    if values.get("verbose"):
+        values["quiet"] = False  # a flag beats the other one set in the config file
+    elif values.get("quiet"):
+        values["verbose"] = False
     project_dir = values.get("project_dir") or "."
     values["project_dir"] = project_dir
     path = config.config_path(project_dir, values.get("config"))
@@ -192,6 +281,8 @@ def settings_from(kwargs: Mapping[str, Any]) -> Settings:
                 f"{path}: cannot be read as YAML: {str(err).splitlines()[0]}"
             ) from err
         file_values = config.from_file_data(data, path=path, project_dir=project_dir)
+    if live:
+        file_values.pop("from_snapshot", None)
     settings = config.resolve(values, file_values)
     if settings.hex_token:
         _SECRETS.add(settings.hex_token)
@@ -402,7 +493,22 @@ def cli() -> None:
     """Write dbt exposures for Hex projects from the tables they really queried."""
 
 
+def cli_command(
+    *groups: Callable[[Any], Any], name: str | None = None
+) -> Callable[[Callable[..., int]], click.Command]:
+    """Register a command with exactly the option groups it uses; the group's help shows the
+    docstring's whole first line (click would cut it at ~45 characters)."""
+
+    def register(f: Callable[..., int]) -> click.Command:
+        first = (f.__doc__ or "").strip().splitlines()[0]
+        return cli.command(name=name, short_help=first)(options(*groups)(f))
+
+    return register
+
+
 def command(f: Callable[[Settings], int]) -> Callable[..., int]:
+    """Hand the command its resolved Settings instead of click's keyword arguments."""
+
     @functools.wraps(f)
     def wrapper(**kwargs: Any) -> int:
         return f(settings_from(kwargs))
@@ -410,11 +516,13 @@ def command(f: Callable[[Settings], int]) -> Callable[..., int]:
     return wrapper
 
 
-@cli.command()
-@shared_options
+@cli_command(pipeline_options, log_options)
 @command
 def sync(settings: Settings) -> int:
-    """Run the pipeline and write the exposures file (only if its bytes change)."""
+    """Write the exposures file (only when its bytes change).
+
+    Runs the pipeline: manifest, Hex projects, warehouse query history, dbt nodes.
+    """
     inputs, existing, result = compute(settings)
     from . import report
 
@@ -430,16 +538,20 @@ def sync(settings: Settings) -> int:
     return 0
 
 
-@cli.command()
-@click.option(
+_offline_option = click.option(
     "--offline",
     is_flag=True,
     help="No network: check against the snapshot when one is configured, else check the "
     "file's shape and that every dependency is a node in the manifest (for pre-commit).",
 )
-@shared_options
+
+
+@cli_command(_offline_option, pipeline_options, format_option("text", "json"), log_options)
 def check(offline: bool, **kwargs: Any) -> int:
-    """Exit 1 and print a diff when the exposures file differs from what sync would write."""
+    """Exit 1 with a diff when the exposures file is out of date.
+
+    Runs what sync runs, writes nothing; prints a unified diff and a summary on stdout.
+    """
     from . import report
 
     settings = settings_from(kwargs)
@@ -471,9 +583,12 @@ def check(offline: bool, **kwargs: Any) -> int:
             click.echo(report.changes_text(items))
         hint = "fix the file by hand" if offline and not settings.from_snapshot else ""
         click.echo(
-            f"{path} is out of date: run `hex-exposures sync`" + (f" or {hint}" if hint else ""),
+            f"hex-exposures: {path} is out of date: run `hex-exposures sync`"
+            + (f" or {hint}" if hint else ""),
             err=True,
         )
+    else:
+        log.info("%s is up to date", path)  # stderr: stdout stays empty for scripts
     return 1 if differs else 0
 
 
@@ -515,11 +630,16 @@ def _colour_diff(diff: str) -> str:
     return "".join(out)
 
 
-@cli.command()
-@shared_options
+@cli_command(
+    project_dir_option, manifest_option, profiles_dir_option, output_option, config_option,
+    log_options,
+)  # fmt: skip
 @command
 def validate(settings: Settings) -> int:
-    """Run `dbt parse` and fail if a managed exposure lost a dependency or a name is reused."""
+    """Run `dbt parse`; fail if a managed exposure lost a dependency.
+
+    Also fails when a managed exposure's name is reused by another exposure.
+    """
     from . import dbt_runner
     from .errors import DbtError
     from .validate import dbt_problems, managed_items
@@ -551,11 +671,10 @@ def validate(settings: Settings) -> int:
     return 0
 
 
-@cli.command(name="report")
-@shared_options
+@cli_command(pipeline_options, format_option("text", "json"), log_options, name="report")
 @command
 def report_command(settings: Settings) -> int:
-    """Per Hex project: resolved dbt nodes, tables that matched none, query counts."""
+    """Per Hex project: dbt nodes, unmatched tables, query counts."""
     from . import report
 
     _inputs, _existing, result = compute(settings)
@@ -568,13 +687,18 @@ def report_command(settings: Settings) -> int:
     return 0
 
 
-@cli.command()
-@click.option(
-    "-o", "--output-file", "output_file", required=True, help="Where to write the snapshot JSON."
-)
-@shared_options
+@cli_command(
+    click.option(
+        "-o", "--output-file", "output_file", required=True, help="Where to write the snapshot."
+    ),
+    project_dir_option, manifest_option, parse_option, profiles_dir_option, config_option,
+    hex_options, input_options, warehouse_options, log_options,
+)  # fmt: skip
 def snapshot(output_file: str, **kwargs: Any) -> int:
-    """Capture Hex projects and grouped Hex queries into one JSON file with no secrets."""
+    """Save Hex projects and Hex queries to one JSON file, no secrets.
+
+    For offline runs with --from-snapshot; the queries are grouped by text.
+    """
     from .sources import snapshot as snap
 
     settings = settings_from(kwargs)
@@ -594,80 +718,43 @@ def snapshot(output_file: str, **kwargs: Any) -> int:
     return 0
 
 
-def impact_options(f: F) -> F:
-    """What `impact` reads: the two manifests, the exposures file, and Hex for app views."""
-    options = [
-        click.option(
-            "--state",
-            required=True,
-            type=click.Path(),
-            help="Folder with the production manifest.json (dbt's --state convention).",
-        ),
-        click.option(
-            "--format",
-            "format_",
-            type=click.Choice(["markdown", "json"]),
-            default="markdown",
-            show_default=True,
-            help="markdown: a table to post as a pull-request comment.",
-        ),
-        click.option(
-            "--fail-on",
-            type=click.Choice(["breaking"]),
-            help="Exit 1 when a Hex project reads a column that is gone or retyped.",
-        ),
-        click.option(
-            "--project-dir",
-            envvar="DBT_PROJECT_DIR",
-            type=click.Path(file_okay=False),
-            help="The dbt project (default: current directory).",
-        ),
-        click.option(
-            "--manifest",
-            help="The current manifest.json (default: <project-dir>/<target-path>/manifest.json).",
-        ),
-        click.option(
-            "--parse/--no-parse",
-            "parse",
-            default=None,
-            help="Run `dbt parse` first to (re)build the current manifest.",
-        ),
-        click.option("--profiles-dir", help="profiles.yml folder for --parse."),
-        click.option(
-            "--output", help="The exposures file (default: <first model-path>/hex_exposures.yml)."
-        ),
-        click.option(
-            "--config",
-            "config_file",
-            help="Config file (default: <project-dir>/hex_exposures.yml when present).",
-        ),
-        click.option(
-            "--hex-url", envvar="HEX_URL", help="Hex base URL (default https://app.hex.tech)."
-        ),
-        click.option(
-            "--hex-token",
-            envvar="HEX_API_TOKEN",
-            help="Hex API token for app views (env HEX_API_TOKEN; without one, views are unknown).",
-        ),
-        click.option("--from-snapshot", help="Read Hex projects (app views) from a snapshot."),
-        click.option("--live", is_flag=True, help="Ignore a configured from_snapshot; ask Hex."),
-        click.option("--verbose", "-v", is_flag=True, default=None, help="Debug log on stderr."),
-        click.option("--quiet", "-q", is_flag=True, default=None, help="Print errors only."),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
-
-
-@cli.command(name="impact")
-@impact_options
-def impact_command(state: str, format_: str, fail_on: str | None, live: bool, **kwargs: Any) -> int:
-    """The managed Hex exposures downstream of nodes changed since the --state manifest."""
+@cli_command(
+    click.option(
+        "--state",
+        required=True,
+        type=click.Path(),
+        help="Folder with the production manifest.json (dbt's --state convention).",
+    ),
+    click.option(
+        "--format",
+        "format_",
+        type=click.Choice(["markdown", "json"]),
+        default="markdown",
+        show_default=True,
+        help="markdown: a table to post as a pull-request comment.",
+    ),
+    click.option(
+        "--fail-on",
+        type=click.Choice(["breaking"]),
+        help="Exit 1 when a Hex project reads a column that is gone or retyped.",
+    ),
+    project_options,
+    hex_url_option,
+    click.option(
+        "--hex-token",
+        envvar="HEX_API_TOKEN",
+        help="Hex API token for app views (env HEX_API_TOKEN; without one, views are unknown).",
+    ),
+    click.option("--from-snapshot", help="Read Hex projects (app views) from a snapshot."),
+    live_option,
+    log_options,
+    name="impact",
+)
+def impact_command(state: str, format_: str, fail_on: str | None, **kwargs: Any) -> int:
+    """Managed Hex exposures downstream of nodes changed since --state."""
     from . import impact, impact_report
 
     settings = settings_from(kwargs)
-    if live:
-        settings = settings._replace(from_snapshot=None)
     state_manifest = _state_manifest(state)
     projects = _impact_projects(settings)
     manifest, manifest_path, output = _load_manifest(settings)
