@@ -298,7 +298,9 @@ def _setup_logging(settings: Settings) -> None:
     for handler in list(log.handlers):
         log.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("hex-exposures: %(message)s"))
+    # On a terminal, clear a half-written progress line first (see _progress).
+    clear = "\r\033[K" if not settings.quiet and sys.stderr.isatty() else ""
+    handler.setFormatter(logging.Formatter(clear + "hex-exposures: %(message)s"))
     handler.addFilter(_ScrubFilter())
     log.addHandler(handler)
     # sqlglot logs a warning per odd construct it meets; thousands of Hex queries would bury
@@ -428,14 +430,17 @@ def _live(
     settings: Settings, manifest: Mapping[str, Any]
 ) -> tuple[list[HexProject], list[HexQuery], str, str | None]:
     from .manifest import build_index
-    from .sources import open_hex, open_warehouse
+    from .sources import open_hex, open_warehouse, preflight_warehouse
 
     warehouse = pipeline.choose_warehouse(settings, manifest)
     progress = _progress(settings)
+    databases = build_index(manifest, warehouse).databases if manifest else ()
+    # Every local precondition before the first request: a wrong connection name must not
+    # wait behind a slow or unreachable Hex.
     hex_source = open_hex(settings, progress=progress)
     try:
+        preflight_warehouse(settings, warehouse, default_projects=databases)
         projects = hex_source.projects()
-        databases = build_index(manifest, warehouse).databases if manifest else ()
         wh = open_warehouse(settings, warehouse, default_projects=databases, progress=progress)
         try:
             queries = list(wh.queries(settings.days))

@@ -117,8 +117,11 @@ def test_second_sync_changes_no_byte_and_check_passes(
     assert code == 0 and "up to date" in err
     assert (synced / OUT).read_bytes() == before
     assert (synced / OUT).stat().st_mtime_ns == mtime  # not even rewritten
-    code, out, _ = run(synced, "check", capsys=capsys)
+    code, out, err = run(synced, "check", capsys=capsys)
     assert (code, out) == (0, "")
+    assert err == "hex-exposures: models/hex_exposures.yml is up to date\n"
+    code, out, err = run(synced, "check", "--quiet", capsys=capsys)
+    assert (code, out, err) == (0, "", "")
 
 
 def test_check_fails_with_a_diff_after_a_hand_edit_and_leaves_the_file(
@@ -134,7 +137,10 @@ def test_check_fails_with_a_diff_after_a_hand_edit_and_leaves_the_file(
     assert code == 1
     assert "--- a/models/hex_exposures.yml" in out and "+      - ref('fct_sessions')" in out
     assert "+ref('fct_sessions')" in out  # the per-exposure summary
-    assert "out of date" in err
+    assert err.splitlines()[-1] == (
+        "hex-exposures: models/hex_exposures.yml is out of date: run `hex-exposures sync`"
+    )
+    assert all(line.startswith("hex-exposures: ") for line in err.splitlines())
     assert (project / OUT).read_text(encoding="utf-8") == edited
 
 

@@ -7,7 +7,8 @@ missing extra costs nothing until it is needed (and then names the extra).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from ..records import HexProject, HexQuery, Settings
@@ -81,3 +82,23 @@ def open_warehouse(
     from ..errors import ConfigError
 
     raise ConfigError(f"--warehouse: unsupported warehouse {warehouse!r}")
+
+
+def preflight_warehouse(
+    settings: Settings,
+    warehouse: str,
+    *,
+    default_projects: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
+) -> None:
+    """Check what can be checked locally (extra installed, connection named in
+    connections.toml, credentials present) so a bad setup fails before any network call."""
+    env = os.environ if environ is None else environ
+    if warehouse == "snowflake":
+        from .snowflake import preflight
+
+        preflight(settings, env)
+    elif warehouse == "bigquery":
+        from .bigquery import preflight as bq_preflight
+
+        bq_preflight(settings, default_projects, env)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ..errors import ConfigError, MissingExtraError, WarehouseError
@@ -135,20 +135,7 @@ class BigQuerySource:
         progress: Progress | None = None,
         client_factory: ClientFactory | None = None,
     ) -> BigQuerySource:
-        projects = tuple(dict.fromkeys(p.strip() for p in settings.bigquery_project if p.strip()))
-        from_manifest = not projects
-        if from_manifest:
-            projects = tuple(dict.fromkeys(p for p in default_projects if p))
-        if not projects:
-            raise ConfigError(
-                "--bigquery-project: no BigQuery project to read job history from; pass the "
-                "project(s) Hex runs its queries in"
-            )
-        regions = tuple(dict.fromkeys(_normal_region(r) for r in settings.bigquery_region))
-        for p in projects:
-            _project(p)
-        for r in regions or ("us",):
-            _region(r)
+        projects, regions, from_manifest = _targets(settings, default_projects)
         factory = client_factory or _default_client
         try:
             client = factory(projects[0])
@@ -218,6 +205,68 @@ def _record(row: Any, project: str) -> HexQuery | None:
         tables=(),
         fallback_tables=tuple(sorted(tables)),
     )
+
+
+def _targets(
+    settings: Settings, default_projects: Sequence[str]
+) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
+    """(projects, regions, projects came from the manifest), each checked."""
+    projects = tuple(dict.fromkeys(p.strip() for p in settings.bigquery_project if p.strip()))
+    from_manifest = not projects
+    if from_manifest:
+        projects = tuple(dict.fromkeys(p for p in default_projects if p))
+    if not projects:
+        raise ConfigError(
+            "--bigquery-project: no BigQuery project to read job history from; pass the "
+            "project(s) Hex runs its queries in"
+        )
+    regions = tuple(dict.fromkeys(_normal_region(r) for r in settings.bigquery_region))
+    for p in projects:
+        _project(p)
+    for r in regions or ("us",):
+        _region(r)
+    return projects, regions, from_manifest
+
+
+_ON_GOOGLE_ENV = ("K_SERVICE", "CLOUD_RUN_JOB", "GCE_METADATA_HOST", "GCE_METADATA_IP")
+
+
+def preflight(
+    settings: Settings, default_projects: Sequence[str], environ: Mapping[str, str]
+) -> None:
+    """Everything knowable without the network: the extra, projects and regions, and that
+    some credential exists (an emulator host, GOOGLE_APPLICATION_CREDENTIALS naming a file,
+    gcloud's application-default file, or a Google Cloud machine's metadata server)."""
+    _targets(settings, default_projects)
+    _bigquery()
+    if environ.get("BIGQUERY_EMULATOR_HOST", "").strip():
+        return
+    named = environ.get("GOOGLE_APPLICATION_CREDENTIALS", "").strip()
+    if named:
+        if not os.path.isfile(named):
+            raise ConfigError(f"GOOGLE_APPLICATION_CREDENTIALS: {named}: no such file")
+        return
+    if os.path.isfile(_adc_path()) or any(environ.get(v) for v in _ON_GOOGLE_ENV):
+        return
+    try:
+        with open("/sys/class/dmi/id/product_name", encoding="utf-8") as f:
+            if f.read().startswith("Google"):
+                return  # a Compute Engine machine: the metadata server has credentials
+    except OSError:
+        pass
+    raise ConfigError(
+        "BigQuery: no credentials found; run `gcloud auth application-default login` or set "
+        "GOOGLE_APPLICATION_CREDENTIALS to a service-account key file"
+    )
+
+
+def _adc_path() -> str:
+    try:
+        from google.auth import _cloud_sdk
+
+        return str(_cloud_sdk.get_application_default_credentials_path())
+    except Exception:  # a private helper: fall back to gcloud's documented place
+        return os.path.expanduser("~/.config/gcloud/application_default_credentials.json")
 
 
 def _default_client(project: str) -> Any:

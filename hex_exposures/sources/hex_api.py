@@ -411,7 +411,13 @@ class HexApiSource:
             except _RETRYABLE as exc:
                 failures += 1
                 what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                self._retry_or_raise(failures, started, f"cannot reach Hex at {url} ({what})", exc)
+                self._retry_or_raise(
+                    failures,
+                    started,
+                    f"cannot reach Hex at {url} ({what})",
+                    exc,
+                    reason=_transport_reason(exc),
+                )
                 continue
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 raise self._error(
@@ -432,7 +438,13 @@ class HexApiSource:
                 continue
             if status >= 500:
                 failures += 1
-                self._retry_or_raise(failures, started, self._status_message(response, path), None)
+                self._retry_or_raise(
+                    failures,
+                    started,
+                    self._status_message(response, path),
+                    None,
+                    reason=f"HTTP {status}",
+                )
                 continue
             if 200 <= status < 300:
                 return response
@@ -441,14 +453,22 @@ class HexApiSource:
             raise self._error(self._status_message(response, path))
 
     def _retry_or_raise(
-        self, failures: int, started: float, message: str, exc: Exception | None
+        self, failures: int, started: float, message: str, exc: Exception | None, *, reason: str
     ) -> None:
+        """Sleep before the next attempt, saying which service failed and why; or give up."""
         delay = min(30.0, 2.0 ** (failures - 1)) * (0.5 + self._jitter() / 2)
         spent = self._clock() - started
         if failures >= self.max_attempts or spent + delay > self.max_retry_seconds:
             raise self._error(f"{message}; gave up after {failures} attempts") from exc
-        log.debug("%s; retrying in %.1f s", self._secret.scrub(message), delay)
-        self._say(f"retrying in {delay:.1f} s (attempt {failures + 1} of {self.max_attempts})")
+        log.debug("%s", self._secret.scrub(message))
+        # A lasting line (progress lines are overwritten): a slow run says what it waits for.
+        log.info(
+            "%s",
+            self._secret.scrub(
+                f"Hex API: {reason}, retrying in {delay:.1f} s"
+                f" (attempt {failures + 1} of {self.max_attempts})"
+            ),
+        )
         self._sleep(delay)
 
     def _rate_limit_wait(self, response: httpx.Response) -> float:
@@ -528,6 +548,22 @@ class HexApiSource:
 
 
 # --- pure helpers -------------------------------------------------------------------------
+
+
+def _transport_reason(exc: Exception) -> str:
+    """A few words for a failed request: "timed out", "connection refused", the class name."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "the connection closed early"
+    text = str(exc).lower()
+    if "refused" in text:
+        return "connection refused"
+    if "reset" in text:
+        return "connection reset"
+    if isinstance(exc, httpx.ConnectError):
+        return "cannot connect"
+    return type(exc).__name__
 
 
 def qualify(

@@ -185,6 +185,38 @@ def connect_kwargs(settings: Settings, environ: Mapping[str, str]) -> dict[str, 
     return _ConnectArgs(connection_name=_default_connection_name())
 
 
+def preflight(settings: Settings, environ: Mapping[str, str]) -> None:
+    """Everything knowable without the network: the extra, --account-usage, and that the
+    named (or default) connection is in connections.toml, found by the connector's own lookup
+    (SNOWFLAKE_HOME, ~/.snowflake, else the platform's config folder)."""
+    check_account_usage(settings.account_usage)
+    try:
+        import snowflake.connector  # noqa: F401
+    except ImportError:
+        raise MissingExtraError("snowflake-connector-python", "snowflake") from None
+    kwargs = connect_kwargs(settings, environ)
+    name = kwargs.get("connection_name")
+    if name is None:
+        return  # SNOWFLAKE_ACCOUNT and friends: only a login can tell more
+    try:
+        from snowflake.connector import config_manager
+
+        connections: Any = config_manager.CONFIG_MANAGER["connections"]
+        known = sorted(str(k) for k in connections)
+    except Exception as err:  # an unreadable or too-open file: the connector's own words
+        raise ConfigError(f"Snowflake connections.toml: {_one_line(err)}") from None
+    if name in known:
+        return
+    where = str(getattr(config_manager, "CONNECTIONS_FILE", "connections.toml"))
+    listed = f"known: {', '.join(known)}" if known else "it defines no connections"
+    if settings.snowflake_connection:
+        raise ConfigError(
+            f"--snowflake-connection: {name!r} is not in {where} ({listed}; "
+            "SNOWFLAKE_HOME moves the file)"
+        )
+    raise ConfigError(f"Snowflake: no connection configured ({where}: {listed}){_NO_SETUP}")
+
+
 def _default_connection_name() -> str:
     try:
         from snowflake.connector.config_manager import CONFIG_MANAGER

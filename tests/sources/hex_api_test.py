@@ -301,6 +301,19 @@ def test_500_then_success_is_retried_with_jittered_back_off(
     assert [r.status for r in srv.requests][:3] == [500, 502, 200]
 
 
+def test_a_retry_line_names_the_service_and_the_reason(
+    srv: HexServer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    srv.script(PROJECTS, 503, RESET)
+    with caplog.at_level(logging.INFO, logger="hex_exposures"):
+        assert len(make_source(srv, clock).projects()) == 250
+    lines = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
+    assert lines == [
+        "Hex API: HTTP 503, retrying in 0.8 s (attempt 2 of 5)",
+        "Hex API: connection reset, retrying in 1.5 s (attempt 3 of 5)",
+    ]
+
+
 def test_5xx_retries_are_bounded_in_count(srv: HexServer, clock: FakeClock) -> None:
     srv.script(PROJECTS, *[503] * 6)
     with pytest.raises(HexApiError) as info:
@@ -465,6 +478,7 @@ def test_a_failed_run_writes_nothing(
     existing.write_bytes(b"version: 2\nexposures: []\n")
     before = sorted(str(p) for p in tmp_path.rglob("*"))
     monkeypatch.setenv("HEX_API_TOKEN", "hxtw_" + "f" * 96)  # not the server's token
+    monkeypatch.setenv("SNOWFLAKE_ACCOUNT", "acme")  # the local preflight passes; Hex fails
     code = cli.main(["sync", "--project-dir", str(tmp_path), "--hex-url", srv.url])
     err = capsys.readouterr().err
     assert code == 3
