@@ -521,13 +521,22 @@ def command(f: Callable[[Settings], int]) -> Callable[..., int]:
     return wrapper
 
 
-@cli_command(pipeline_options, log_options)
-@command
-def sync(settings: Settings) -> int:
+_table_option = click.option(
+    "--table/--no-table",
+    "table",
+    default=None,
+    help="Print the exposures and their dependencies as a short table on stdout (default: "
+    "when stdout is a terminal, so scripts and pre-commit get only the log lines).",
+)
+
+
+@cli_command(pipeline_options, _table_option, log_options)
+def sync(table: bool | None, **kwargs: Any) -> int:
     """Write the exposures file (only when its bytes change).
 
     Runs the pipeline: manifest, Hex projects, warehouse query history, dbt nodes.
     """
+    settings = settings_from(kwargs)
     inputs, existing, result = compute(settings)
     from . import report
 
@@ -540,6 +549,8 @@ def sync(settings: Settings) -> int:
     else:
         log.info("%s is up to date", inputs.output_display)
     log.info("%s", report.summary_line(result.report))
+    if table if table is not None else (sys.stdout.isatty() and not settings.quiet):
+        click.echo(report.exposures_table(result.exposures, style=_style()))
     return 0
 
 
@@ -618,6 +629,21 @@ def _offline(settings: Settings) -> tuple[str, files.Existing, str, list[str]]:
     return path, existing, text, problems
 
 
+_ROLES: dict[str, dict[str, Any]] = {
+    "good": {"fg": "green", "bold": True},
+    "warn": {"fg": "yellow", "bold": True},
+    "dim": {"bold": True, "dim": True},
+    "title": {"bold": True},
+}
+
+
+def _style() -> Callable[[str, str], str]:
+    """Colour for report text on a terminal only: piped or redirected output stays plain."""
+    if not sys.stdout.isatty() or os.environ.get("NO_COLOR"):
+        return lambda text, _role: text
+    return lambda text, role: click.style(text, **_ROLES.get(role, {}))
+
+
 def _colour_diff(diff: str) -> str:
     """Colour a unified diff; click strips the colour again when stdout is not a terminal."""
     out = []
@@ -683,12 +709,10 @@ def report_command(settings: Settings) -> int:
     from . import report
 
     _inputs, _existing, result = compute(settings)
-    text = (
-        report.report_json(result.report)
-        if settings.format == "json"
-        else report.report_text(result.report)
-    )
-    click.echo(text)
+    if settings.format == "json":
+        click.echo(report.report_json(result.report))
+    else:
+        click.echo(report.report_text(result.report, days=settings.days, style=_style()))
     return 0
 
 

@@ -41,6 +41,8 @@ class ProjectReport(NamedTuple):
     not_allowed: tuple[Mapping[str, str | None], ...] = ()
     # depends_on entry -> the columns referenced_columns lists for it (empty: --no-columns)
     columns: Mapping[str, tuple[str, ...]] = {}
+    url: str = ""  # the Hex project's page
+    owner: str | None = None  # Hex owner's email, else the creator's
 
 
 class Report(NamedTuple):
@@ -299,6 +301,8 @@ def run(
             queries=found.queries if found else 0,
             runs=found.runs if found else 0,
             unparsed=found.unparsed if found else 0,
+            url=expo.project_url(settings.hex_url, workspace, project.id),
+            owner=project.owner_email or project.creator_email,
             not_allowed=not_allowed,
         )
 

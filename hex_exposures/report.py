@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from . import yaml_merge
 from .bulk import gc_paused
-from .pipeline import Report
+from .pipeline import ProjectReport, Report
+from .records import Exposure
 
 
 def report_json(report: Report) -> str:
@@ -31,41 +32,115 @@ def report_json(report: Report) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False)
 
 
-def report_text(report: Report) -> str:
-    lines = []
-    for p in report.projects:
-        head = f"{p.title} ({p.project_id})"
-        lines.append(head)
-        lines.append(
-            f"  status: {p.status}"
-            + (f" -> exposure {p.exposure}" if p.exposure else "")
-            + f"; {p.queries} queries, {p.runs} runs"
-            + (f", {p.unparsed} unparsed" if p.unparsed else "")
-        )
-        for dep in p.depends_on:
-            lines.append(f"  depends on: {dep}")
-            if p.columns.get(dep):
-                lines.append(f"    columns: {', '.join(p.columns[dep])}")
-        for table in p.unmatched:
-            lines.append(f"  not a dbt node: {table}")
-        for item in p.not_allowed:
-            lines.append(
-                f"  read, not a dependency: {item['table']} ({item['node']} is {item['reason']};"
-                " dbt lets no exposure depend on it)"
-            )
-        for note in p.notes:
-            lines.append(f"  note: {note}")
+Style = Callable[[str, str], str]
+"""(text, role) -> text to print; roles: good, warn, dim, title. The CLI colours on a terminal."""
+
+
+def plain(text: str, _role: str) -> str:
+    return text
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (words or word + 's')}"
+
+
+def shown(text: str | None) -> str:
+    """The one place Hex-supplied text (titles, emails) is made fit for a terminal line."""
+    return " ".join((text or "").split())
+
+
+# Outcome groups in the order the report shows them: (status, heading, role).
+_GROUPS = (
+    ("exposed", "Exposed", "good"),
+    ("kept", "Kept: did not run in the last {days}, dependencies from the last run", "good"),
+    ("no_dbt_nodes", "No exposure: no dbt node matched", "warn"),
+    ("not_run", "No exposure: did not run in the last {days}", "warn"),
+    ("archived", "No exposure: archived", "dim"),
+    ("trashed", "No exposure: trashed", "dim"),
+)
+_LABEL = 16  # width of the label column ("not a dbt node" + 2)
+
+
+def report_text(report: Report, *, days: int = 14, style: Style = plain) -> str:
+    """Projects grouped by outcome, a heading per group, one aligned block per project."""
+    known = {key for key, _h, _r in _GROUPS}
+    groups = [*_GROUPS] + [
+        (s, s.replace("_", " ").capitalize(), "warn")
+        for s in sorted({p.status for p in report.projects} - known)
+    ]
+    lines: list[str] = []
+    for status, heading, role in groups:
+        members = [p for p in report.projects if p.status == status]
+        if not members:
+            continue
+        if lines:
+            lines.append("")
+        title = heading.format(days=plural(days, "day"))
+        lines.append(style(f"{title} ({plural(len(members), 'project')})", role))
+        for p in members:
+            lines.append("")
+            lines += _project_block(p, style)
     lines.append("")
     lines += [f"renamed: {line}" for line in report.renamed]
     lines.append(summary_line(report))
     return "\n".join(lines)
 
 
+def _project_block(p: ProjectReport, style: Style) -> list[str]:
+    rows: list[tuple[str, str]] = []
+    if p.exposure:
+        rows.append(("exposure", p.exposure))
+    rows.append(("owner", shown(p.owner) or "unknown"))
+    if p.url:
+        rows.append(("url", p.url))
+    activity = f"{plural(p.queries, 'query', 'queries')}, {plural(p.runs, 'run')}"
+    if p.unparsed:
+        activity += f", {p.unparsed} unparsed"
+    rows.append(("queries", activity))
+    for i, dep in enumerate(p.depends_on):
+        rows.append(("depends on" if i == 0 else "", dep))
+        if p.columns.get(dep):
+            rows.append(("", f"  columns: {', '.join(p.columns[dep])}"))
+    for i, table in enumerate(p.unmatched):
+        rows.append(("not a dbt node" if i == 0 else "", table))
+    for i, item in enumerate(p.not_allowed):
+        rows.append(
+            (
+                "not allowed" if i == 0 else "",
+                f"{item['table']} ({item['node']} is {item['reason']};"
+                " dbt lets no exposure depend on it)",
+            )
+        )
+    for i, note in enumerate(p.notes):
+        rows.append(("note" if i == 0 else "", note))
+    out = [f"  {style(shown(p.title) or '(untitled)', 'title')}  {p.project_id}"]
+    out += [f"    {label:<{_LABEL}}{value}".rstrip() for label, value in rows]
+    return out
+
+
+def exposures_table(exposures: Sequence[Exposure], *, limit: int = 20, style: Style = plain) -> str:
+    """What sync found, as a short table: each exposure, its type, one dependency a row."""
+    if not exposures:
+        return "no managed exposures: `hex-exposures report` says why for each Hex project"
+    rows = list(exposures[:limit])
+    name_w = max(len("exposure"), *(len(e.name) for e in rows))
+    type_w = max(len("type"), *(len(e.type) for e in rows))
+    lines = [style(f"{'exposure':<{name_w}}  {'type':<{type_w}}  depends on", "title")]
+    for e in rows:
+        for i, dep in enumerate(e.depends_on or ("(nothing: see `hex-exposures report`)",)):
+            name, kind = (e.name, e.type) if i == 0 else ("", "")
+            lines.append(f"{name:<{name_w}}  {kind:<{type_w}}  {dep}")
+    if len(exposures) > limit:
+        more = plural(len(exposures) - limit, "more exposure")
+        lines.append(f"... and {more}: `hex-exposures report` lists them all")
+    return "\n".join(lines)
+
+
 def summary_line(report: Report) -> str:
     exposed = sum(1 for p in report.projects if p.status in ("exposed", "kept"))
     parts = [
-        f"{len(report.projects)} Hex projects, {exposed} with exposures",
-        f"{report.queries} query records ({report.warehouse})",
+        f"{plural(len(report.projects), 'Hex project')}, {exposed} with exposures",
+        f"{plural(report.queries, 'query record')} ({report.warehouse})",
     ]
     if report.skipped_no_comment:
         parts.append(f"{report.skipped_no_comment} without a readable Hex comment")
@@ -74,7 +149,7 @@ def summary_line(report: Report) -> str:
     if report.unknown_project:
         parts.append(f"{report.unknown_project} from projects Hex did not list")
     if report.unparsed:
-        parts.append(f"{report.unparsed} texts sqlglot could not parse")
+        parts.append(f"{plural(report.unparsed, 'text')} sqlglot could not parse")
     return "; ".join(parts)
 
 
@@ -157,6 +232,7 @@ def changes_text(items: Sequence[Change]) -> str:
         return "exposures are up to date"
     counts = {k: sum(1 for c in items if c.kind == k) for k in ("added", "removed", "changed")}
     lines = [", ".join(f"{n} {k}" for k, n in counts.items())]
+    width = max(len(c.name) for c in items)
     for c in items:
         detail = []
         if c.deps_added:
@@ -165,5 +241,6 @@ def changes_text(items: Sequence[Change]) -> str:
             detail.append("-" + ", -".join(c.deps_removed))
         if c.fields:
             detail.append("fields: " + ", ".join(c.fields))
-        lines.append(f"  {c.kind:<8} {c.name}" + (f"  ({'; '.join(detail)})" if detail else ""))
+        row = f"  {c.kind:<8} {c.name:<{width}}" + (f"  {'; '.join(detail)}" if detail else "")
+        lines.append(row.rstrip())
     return "\n".join(lines)

@@ -22,6 +22,8 @@ EXPECTED = json.loads(
     (Path(__file__).parent / "fixtures" / "sample_expected.json").read_text(encoding="utf-8")
 )
 OUT = Path("models") / "hex_exposures.yml"
+# `report`'s text on the sample; regenerate with `python -m tests.regen_golden`.
+GOLDEN = Path(__file__).parent / "fixtures" / "report_sample.txt"
 
 
 def copy_sample(dest: Path) -> Path:
@@ -274,3 +276,48 @@ def test_report_lists_every_project_and_why(
     assert status["ad52b254-3a28-402f-8c6f-ee910d07ada3"] == "no_dbt_nodes"
     assert status["dc167129-2867-454d-9bcf-15f8c41b7fda"] == "not_run"
     assert doc["summary"]["skipped_no_comment"] == 1 and doc["summary"]["unparsed"] == 1
+
+
+def test_report_text_on_the_sample_matches_the_golden_file(
+    synced: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(synced, "report", "--no-parse", capsys=capsys)
+    assert code == 0
+    assert out == GOLDEN.read_text(encoding="utf-8"), "run `python -m tests.regen_golden`"
+    assert "\x1b[" not in out  # no colour when stdout is not a terminal
+    headings = [line for line in out.splitlines() if line and not line.startswith(" ")]
+    assert headings[:5] == [
+        "Exposed (6 projects)",
+        "No exposure: no dbt node matched (1 project)",
+        "No exposure: did not run in the last 14 days (1 project)",
+        "No exposure: archived (1 project)",
+        "No exposure: trashed (1 project)",
+    ]
+    assert "no_dbt_nodes" not in out and "not_run" not in out and "1 texts" not in out
+
+
+def test_report_headings_use_the_real_days(
+    synced: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(synced, "report", "--no-parse", "--days", "1", capsys=capsys)
+    assert code == 0
+    assert "No exposure: did not run in the last 1 day (" in out
+
+
+def test_sync_shows_a_table_when_asked_and_only_log_lines_in_scripts(
+    synced: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(synced, "sync", "--no-parse", capsys=capsys)
+    assert (code, out) == (0, "")  # not a terminal: nothing on stdout for scripts
+    assert "is up to date" in err
+    code, out, _ = run(synced, "sync", "--no-parse", "--table", capsys=capsys)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["exposure", "type", "depends", "on"]
+    names = [line.split()[0] for line in lines[1:] if not line.startswith(" ")]
+    data = yaml.safe_load((synced / OUT).read_text(encoding="utf-8"))
+    assert names == [e["name"] for e in data["exposures"]]
+    deps = sum(len(e["depends_on"]) for e in data["exposures"])
+    assert len(lines) == 1 + deps
+    column = lines[0].index("depends on")
+    assert all(line[column - 1] == " " and line[column] != " " for line in lines[1:])
