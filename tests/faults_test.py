@@ -420,6 +420,7 @@ def test_hex_failing_mid_pagination_writes_nothing(
     root = tiny_project(tmp_path / "p")
     before = snapshot_of(root)
     monkeypatch.setenv("HEX_API_TOKEN", TOKEN)
+    monkeypatch.setenv("SNOWFLAKE_ACCOUNT", "acme")  # the local preflight passes; Hex fails
     with serve(project_count=250, rate_limit=None, lifetime=30) as server:
         page = first_page(server)
         assert page["pagination"]["after"]
