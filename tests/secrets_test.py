@@ -176,6 +176,7 @@ def test_hex_failures_never_show_the_token(
 ) -> None:
     kwargs, faults, says = HEX_FAILURES[case]
     root = tiny_project(tmp_path / "p")
+    monkeypatch.setenv("SNOWFLAKE_ACCOUNT", "acme")  # the local preflight passes; Hex fails
     flag = []
     if token_from == "flag":
         monkeypatch.delenv("HEX_API_TOKEN")
@@ -194,8 +195,11 @@ def test_hex_failures_never_show_the_token(
     scanner.assert_clean()
 
 
-def test_an_unreachable_hex_never_shows_the_token(scanner: Scanner, tmp_path: Path) -> None:
+def test_an_unreachable_hex_never_shows_the_token(
+    scanner: Scanner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = tiny_project(tmp_path / "p")
+    monkeypatch.setenv("SNOWFLAKE_ACCOUNT", "acme")  # the local preflight passes; Hex fails
     with serve(project_count=1, lifetime=30) as srv:
         url = srv.url  # closed when the block ends
     code, _out, err = scanner.run(
