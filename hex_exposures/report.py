@@ -241,6 +241,6 @@ def changes_text(items: Sequence[Change]) -> str:
             detail.append("-" + ", -".join(c.deps_removed))
         if c.fields:
             detail.append("fields: " + ", ".join(c.fields))
-        row = f"  {c.kind:<8} {c.name:<{width}}" + (f"  {'; '.join(detail)}" if detail else "")
+        row = f"  {c.kind:<8} {c.name:<{width}}" + (f"  ({'; '.join(detail)})" if detail else "")
         lines.append(row.rstrip())
     return "\n".join(lines)

@@ -107,7 +107,7 @@ def test_change_lines_align_their_details() -> None:
     ]
     lines = report.changes_text(items).splitlines()
     assert lines[0] == "1 added, 1 removed, 1 changed"
-    starts = {line.index(("+", "-")[line.count("+") == 0]) for line in lines[1:]}
+    starts = {line.index("(") for line in lines[1:]}
     assert len(starts) == 1, lines
 
 
