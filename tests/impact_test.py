@@ -23,6 +23,7 @@ from hex_exposures.impact import (
 from hex_exposures.records import HexProject
 from tests import manifest_factory as mf
 from tests.dbt_helpers import dbt_parse
+from tests.servers.hex_server import TOKEN, serve
 
 PID_A = "0e50c729-fd95-48e8-829b-d06d60a28ebd"
 PID_B = "9f9c96e0-c53a-4786-981e-9ff5de63544f"
@@ -486,6 +487,8 @@ def change_the_project(project: Path, *, remove_model: bool) -> None:
 def changed_sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     project, state = sample_with_state(tmp_path_factory.mktemp("impact"))
     change_the_project(project, remove_model=True)
+    # Build the current manifest once (the sample's config parses), so tests can --no-parse.
+    assert main(["impact", "--project-dir", str(project), "--state", str(state), "-q"]) == 0
     return project, state
 
 
@@ -619,3 +622,49 @@ def test_missing_state_manifest_is_one_line_exit_2(
     )
     code, _out, err = run_impact(project, tmp_path / "nope", "--no-parse", capsys=capsys)
     assert code == 2 and err.count("\n") == 1 and "nope" in err
+
+
+def test_sample_views_from_the_live_hex_api(
+    changed_sample: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--live reads app views from a loopback Hex API; a project without `analytics` (the
+    field is required by Hex's spec, but the tool does not bet on it) is `unknown`."""
+    project, state = changed_sample
+    snap = json.loads((SAMPLE / "hex_snapshot.json").read_text(encoding="utf-8"))
+    projects = copy.deepcopy(snap["projects"])
+    for p in projects:
+        if p["title"] == "Customer Filters":
+            p["analytics"]["appViews"]["lastThirtyDays"] = 5000
+        if p["title"] == "Weekly Revenue":
+            del p["analytics"]
+    with serve(projects=projects, rate_limit=None, lifetime=30, token=TOKEN) as srv:
+        args = ["--no-parse", "--live", "--hex-url", srv.url, "--hex-token", TOKEN]
+        code, out, err = run_impact(project, state, *args, "--format", "json", capsys=capsys)
+        assert code == 0, err
+        views = [(e["name"], e["app_views_30d"]) for e in json.loads(out)["exposures"]]
+        assert views == [
+            ("hex_customer_filters", 5000),
+            ("hex_churn_analysis_9f9c96e0", 264),
+            ("hex_ubersicht_umsatze", 160),
+            ("hex_revenue_by_region_yes_if_wip", 0),
+            ("hex_weekly_revenue", None),
+        ]
+        assert srv.requests and all(r.path.startswith("/api/v1/projects") for r in srv.requests)
+        srv.script("/api/v1/projects", 401)
+        code, out, err = run_impact(project, state, *args, capsys=capsys)
+        assert (code, out) == (3, "")
+        assert err.count("\n") == 1 and "401" in err and TOKEN not in err
+
+
+def test_upstream_masks_in_one_pass_and_through_a_cycle() -> None:
+    from hex_exposures.impact import _upstream_masks
+
+    graph = {"a": ["b", "x"], "b": ["c"], "c": ["e1"], "x": ["e1", "e2"], "e1": [], "e2": []}
+    masks = _upstream_masks(["a", "c"], lambda u: graph.get(u, []))
+    assert {u: m for u, m in masks.items() if u.startswith("e")} == {"e1": 0b11, "e2": 0b01}
+    # Two graphs stitched together may loop (p -> q in one, q -> p in the other).
+    loop = {"p": ["q"], "q": ["p", "e"], "e": []}
+    masks = _upstream_masks(["q"], lambda u: loop.get(u, []))
+    assert masks == {"q": 1, "p": 1, "e": 1}
+    masks = _upstream_masks(["p", "e"], lambda u: loop.get(u, []))
+    assert masks["e"] == 0b11 and masks["q"] == 0b01
