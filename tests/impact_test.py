@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -422,38 +421,14 @@ def test_resolve_call_picks_versions_and_the_root_package() -> None:
 # --- the sample, through the CLI and real dbt --------------------------------------------
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_dbt_project"
-WEEKLY = (
-    "        hex_exposures: {managed: true, project_id: 0e50c729-fd95-48e8-829b-d06d60a28ebd}\n"
-)
-UBERSICHT = (
-    "        hex_exposures: {managed: true, project_id: f5036c9a-0a2a-41a8-b46b-66a168c86ce9}\n"
-)
-# Columns the two dashboards read, in Elementary's form (until sync writes them itself).
-WEEKLY_COLUMNS = (
-    "        referenced_columns:\n"
-    "          - {column_name: region, node: \"ref('dim_customers', v=2)\"}\n"
-    "          - {column_name: net_revenue, node: \"ref('fct_orders')\"}\n"
-    "          - {column_name: revenue_date, node: \"ref('fct_daily_revenue')\"}\n"
-)
-UBERSICHT_COLUMNS = (
-    "        referenced_columns:\n"
-    "          - {column_name: refund_amount, node: \"ref('fct_refunds')\"}\n"
-)
 
 
 def sample_with_state(root: Path) -> tuple[Path, Path]:
-    """A copy of the sample with referenced_columns, parsed by real dbt into `state/`."""
+    """A copy of the sample (its exposures carry referenced_columns), parsed by real dbt;
+    the manifest is kept in `state/` as the production artifacts."""
     project = root / "p"
     ignore = shutil.ignore_patterns("target", "logs", "*.duckdb", "*.duckdb.wal")
     shutil.copytree(SAMPLE, project, ignore=ignore)
-    exposures = project / "models" / "hex_exposures.yml"
-    text = exposures.read_text(encoding="utf-8")
-    # sync writes referenced_columns now; these tests pick their own, so drop sync's first.
-    text = re.sub(r"        referenced_columns:\n(          - \{.*\}\n)+", "", text)
-    assert WEEKLY in text and UBERSICHT in text
-    text = text.replace(WEEKLY, WEEKLY + WEEKLY_COLUMNS)
-    text = text.replace(UBERSICHT, UBERSICHT + UBERSICHT_COLUMNS)
-    exposures.write_text(text, encoding="utf-8")
     dbt_parse(project)
     state = root / "state"
     state.mkdir()
@@ -468,19 +443,23 @@ def edit(path: Path, old: str, new: str) -> None:
 
 
 def change_the_project(project: Path, *, remove_model: bool) -> None:
-    """fct_orders's SQL changes; dim_customers v2 loses its documented `region` column;
-    with `remove_model`, fct_refunds is deleted."""
+    """fct_orders's SQL gains a column; dim_customers v2 loses `is_active` (SQL and YAML);
+    with `remove_model`, fct_refunds is deleted (its SQL and its YAML block)."""
     marts = project / "models" / "marts"
     edit(marts / "fct_orders.sql", "    o.net_revenue\n", "    o.net_revenue,\n    1 as new_col\n")
-    edit(marts / "_marts.yml", "          - name: region\n", "")
+    edit(marts / "dim_customers_v2.sql", "    o.last_ordered_at,\n", "    o.last_ordered_at\n")
+    edit(
+        marts / "dim_customers_v2.sql",
+        "    coalesce(o.last_ordered_at >= current_date - interval 90 day, false) as is_active\n",
+        "",
+    )
+    edit(marts / "_marts.yml", "          - name: is_active\n", "")
     if remove_model:
         (marts / "fct_refunds.sql").unlink()
-        yml = marts / "_marts.yml"
-        text = yml.read_text(encoding="utf-8")
-        # the whole entry, its documented columns too
-        new = re.sub(r"  - name: fct_refunds\n(    .*\n)*", "", text, count=1)
-        assert new != text
-        yml.write_text(new, encoding="utf-8")
+        text = (marts / "_marts.yml").read_text(encoding="utf-8")
+        start = text.index("  - name: fct_refunds\n")
+        end = text.index("  - name: fct_sessions\n")
+        (marts / "_marts.yml").write_text(text[:start] + text[end:], encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -533,22 +512,31 @@ def test_sample_changed_removed_column_and_removed_model(
     assert weekly["upstream_modified"] == SAMPLE_MODIFIED[:2]
     assert weekly["owner"] == {"name": "maria.keller", "email": "maria.keller@acme.com"}
     assert weekly["status"] == "Production"
-    assert weekly["breaking_columns"] == [
+    # Hand labels from the sample's referenced_columns: the two that read
+    # dim_customers v2's is_active, and every column Übersicht reads from fct_refunds.
+    is_active = {
+        "node": "model.acme_analytics.dim_customers.v2",
+        "ref": "ref('dim_customers', v=2)",
+        "column": "is_active",
+        "change": "removed",
+    }
+    refunds = [
         {
-            "node": "model.acme_analytics.dim_customers.v2",
-            "ref": "ref('dim_customers', v=2)",
-            "column": "region",
-            "change": "removed",
+            "node": "model.acme_analytics.fct_refunds",
+            "ref": "ref('fct_refunds')",
+            "column": c,
+            "change": "node removed",
         }
+        for c in ("customer_id", "refund_amount", "refund_date")
     ]
-    ubersicht = by_name["hex_ubersicht_umsatze"]
-    assert ubersicht["upstream_modified"] == SAMPLE_MODIFIED[1:]
-    assert [(b["column"], b["change"]) for b in ubersicht["breaking_columns"]] == [
-        ("refund_amount", "node removed")
-    ]
-    assert all(
-        not by_name[n]["breaking_columns"] for n, _ in SAMPLE_IMPACTED[1:2] + SAMPLE_IMPACTED[3:]
-    )
+    assert {e["name"]: e["breaking_columns"] for e in doc["exposures"]} == {
+        "hex_weekly_revenue": [],
+        "hex_churn_analysis_9f9c96e0": [],
+        "hex_ubersicht_umsatze": refunds,
+        "hex_customer_filters": [is_active],
+        "hex_revenue_by_region_yes_if_wip": [is_active],
+    }
+    assert by_name["hex_ubersicht_umsatze"]["upstream_modified"] == SAMPLE_MODIFIED[1:]
     assert by_name["hex_revenue_by_region_yes_if_wip"]["label"] == (
         "Revenue by {{ region }}: yes, {% if %} {# wip"
     )
@@ -565,7 +553,9 @@ def test_sample_changed_removed_column_and_removed_model(
         "Customer Filters",
         r"Revenue by \{\{ region \}\}: yes, \{% if %\} \{\# wip",
     ]
-    assert "⚠️ `dim_customers.v2.region` removed" in rows[0]
+    assert rows[0].endswith("| none |")
+    assert rows[3].endswith("| ⚠️ `dim_customers.v2.is_active` removed |")
+    assert "⚠️ `fct_refunds.customer_id` node removed<br>" in rows[2]
 
 
 def test_sample_exposures_from_the_current_manifest(
@@ -581,8 +571,13 @@ def test_sample_exposures_from_the_current_manifest(
     assert [e["name"] for e in doc["exposures"]] == [n for n, _ in SAMPLE_IMPACTED]
     assert {e["found_in"] for e in doc["exposures"]} == {"manifest"}
     breaking = {e["name"]: [b["column"] for b in e["breaking_columns"]] for e in doc["exposures"]}
-    assert breaking["hex_weekly_revenue"] == ["region"]
-    assert breaking["hex_ubersicht_umsatze"] == []
+    assert breaking == {
+        "hex_weekly_revenue": [],
+        "hex_churn_analysis_9f9c96e0": [],
+        "hex_ubersicht_umsatze": [],
+        "hex_customer_filters": ["is_active"],
+        "hex_revenue_by_region_yes_if_wip": ["is_active"],
+    }
 
 
 def test_sample_nothing_changed_and_no_hex_side(
