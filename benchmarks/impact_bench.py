@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import gc
 import random
 import time
 from collections.abc import Sequence
@@ -89,6 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("whole staging layer", staging),
     ):
         current = pull_request(state, modified, rng)
+        gc.freeze()  # as the CLI does: the manifests live until exit
         t0 = time.perf_counter()
         changes = modified_nodes(state, current)
         t1 = time.perf_counter()

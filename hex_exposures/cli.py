@@ -788,6 +788,7 @@ def impact_command(state: str, format_: str, fail_on: str | None, **kwargs: Any)
     projects = _impact_projects(settings)
     manifest, manifest_path, output = _load_manifest(settings)
     existing = files.read_existing(output)
+    gc.freeze()  # two big manifests live until exit: keep the collector from rescanning them
     result = impact.impact(
         state_manifest,
         manifest,
