@@ -156,7 +156,7 @@ def test_report_lists_refused_tables_as_read_with_reason_and_group(
     assert "tiny.main.priv" not in by_title["Finance board"].unmatched
     text = report_text(report)
     assert (
-        "  read, not a dependency: tiny.main.priv (model.tiny.priv is private to the 'finance' "
+        "    not allowed     tiny.main.priv (model.tiny.priv is private to the 'finance' "
         "group; dbt lets no exposure depend on it)"
     ) in text.splitlines()
     doc = json.loads(report_json(report))
