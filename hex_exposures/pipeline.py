@@ -18,7 +18,7 @@ from . import hex_comment, sql_columns, sql_tables, yaml_merge
 from .errors import ConfigError
 from .identifiers import RULES, parse_table_name
 from .manifest import ManifestIndex, adapter_type, build_index, meta_layout
-from .records import Exposure, HexProject, HexQuery, Settings, TableRef
+from .records import Exposure, HexProject, HexQuery, MetaLayout, Settings, TableRef
 from .resolve import Match, dependency, resolve
 
 ALL_CONTEXTS = "*"
@@ -121,7 +121,18 @@ def _most_common(seen: Counter[str]) -> str | None:
     return min(seen, key=lambda w: (-seen[w], w)) if seen else None
 
 
-class _Evidence:
+class Attributed(NamedTuple):
+    """Stage 1's output: each kept query with its project and its SQL minus the comment."""
+
+    kept: list[tuple[HexQuery, str, str]]  # (query, project_id, sql without the comment)
+    skipped_no_comment: int
+    skipped_context: int
+    workspace: str | None  # the workspace most comments name
+
+
+class Evidence:
+    """What the queries of one project showed: the tables they read and the counts."""
+
     __slots__ = ("columns", "queries", "runs", "tables", "unparsed")
 
     def __init__(self) -> None:
@@ -130,6 +141,33 @@ class _Evidence:
         self.queries = 0
         self.runs = 0
         self.unparsed = 0
+
+
+class Gathered(NamedTuple):
+    """Stage 3's output: evidence per project id and the texts sqlglot could not parse."""
+
+    evidence: dict[str, Evidence]
+    unparsed: int
+    unparsed_examples: tuple[str, ...]
+
+
+class Prior(NamedTuple):
+    """What the file being merged into already says (read once, used by naming and merge)."""
+
+    layout: MetaLayout  # dbt 1.8/1.9 read tags and meta top-level only
+    managed: Mapping[str, yaml_merge.ManagedEntry]  # project id -> its exposure in the file
+    reserved: set[str]  # exposure names taken by others, in this file or elsewhere
+    elsewhere: Mapping[str, str]  # exposure name -> the other file that defines it
+
+
+class Decision(NamedTuple):
+    """Stage 4's output for one project: its report row and, if it gets one, the exposure's
+    dependencies. Later stages fill `report.exposure` once names are known."""
+
+    project: HexProject
+    report: ProjectReport
+    depends_on: tuple[str, ...] | None  # None: no exposure for this project
+    referenced_columns: tuple[Mapping[str, str], ...] = ()
 
 
 def run(
@@ -147,20 +185,59 @@ def run(
     restricted_packages: frozenset[str] = frozenset(),
     catalog: Mapping[str, Any] | None = None,
 ) -> RunResult:
-    """`catalog`: catalog.json (dbt docs generate), for the columns of `SELECT *` and types."""
+    """Records in, YAML out, one stage after another (each a function below, in order).
+
+    `catalog`: catalog.json (dbt docs generate), for the columns of `SELECT *` and types.
+    """
     warehouse = warehouse or choose_warehouse(settings, manifest)
     index = build_index(manifest, warehouse, restricted_packages=restricted_packages)
-    resolved_cache: dict[TableRef, Match] = {}
+    resolved: dict[TableRef, Match] = {}  # one resolution per table, shared by the stages
     column_schema = cols.build_schema(manifest, index, catalog) if settings.columns else None
-    columns_done: dict[tuple[str, str | None, str | None], frozenset[sql_columns.ColumnRef]] = {}
     queries = list(queries)
+    attributed = attribute_queries(queries, settings)
+    workspace = settings.workspace or workspace or attributed.workspace
+    parsed = extract_tables(attributed.kept, warehouse, cache, extractor)
+    columns = _ColumnContext(index, column_schema, resolved, cache) if column_schema else None
+    gathered = gather_evidence(attributed.kept, parsed, warehouse, columns)
+    prior = read_prior(existing, output_path, manifest, index)
+    decisions = decide(projects, gathered.evidence, index, prior, resolved, column_schema)
+    names, renamed = name_exposures(decisions, prior, output_path)
+    built = build_exposures(decisions, names, settings, workspace)
+    text = yaml_merge.merge(existing, built, path=output_path, layout=prior.layout)
+    by_id = {p.id for p in projects}
+    reports = [
+        (
+            d.report._replace(exposure=names[pid], columns=_by_node(d.referenced_columns))
+            if pid in names
+            else d.report
+        )._replace(
+            url=expo.project_url(settings.hex_url, workspace, pid),
+            owner=d.project.owner_email or d.project.creator_email,
+        )
+        for pid, d in decisions.items()
+    ]
+    report = Report(
+        warehouse=warehouse,
+        workspace=workspace,
+        projects=tuple(sorted(reports, key=lambda r: (r.title.lower(), r.project_id))),
+        queries=len(queries),
+        skipped_no_comment=attributed.skipped_no_comment,
+        skipped_context=attributed.skipped_context,
+        unknown_project=sum(1 for _, pid, _ in attributed.kept if pid not in by_id),
+        unparsed=gathered.unparsed,
+        unparsed_examples=gathered.unparsed_examples,
+        renamed=renamed,
+    )
+    return RunResult(text=text, exposures=tuple(built), report=report, warehouse=warehouse)
+
+
+def attribute_queries(queries: Sequence[HexQuery], settings: Settings) -> Attributed:
+    """1. Comments and contexts: which query belongs to which project, and the skip counts."""
     include = set(settings.include_context)
     seen_workspaces: Counter[str] = Counter()
-
-    # 1. Comments and contexts: which query belongs to which project, and counts.
     skipped_no_comment = skipped_context = 0
     texts: dict[str, str] = {}
-    kept: list[tuple[HexQuery, str, str]] = []  # (query, project_id, sql without the comment)
+    kept: list[tuple[HexQuery, str, str]] = []
     for q in queries:
         pid = q.project_id
         sql = ""
@@ -178,12 +255,39 @@ def run(
             sql = hex_comment.strip(q.query_text, comment)
             sql = texts.setdefault(sql, sql)  # one string per distinct text, not per record
         kept.append((q, pid, sql))
-    workspace = settings.workspace or workspace or _most_common(seen_workspaces)
+    return Attributed(kept, skipped_no_comment, skipped_context, _most_common(seen_workspaces))
 
-    # 2. Tables: parse each distinct text once, then qualify from each row's context.
+
+def extract_tables(
+    kept: Sequence[tuple[HexQuery, str, str]],
+    warehouse: str,
+    cache: MutableMapping[str, Any] | None,
+    extractor: Extractor,
+) -> dict[str, sql_tables.Extraction]:
+    """2. Parse each distinct text once (through the cache); text -> its Extraction."""
     distinct = sorted({sql for _, _, sql in kept if sql})
-    parsed = dict(zip(distinct, extractor(distinct, warehouse, cache), strict=True))
-    evidence: dict[str, _Evidence] = defaultdict(_Evidence)
+    return dict(zip(distinct, extractor(distinct, warehouse, cache), strict=True))
+
+
+class _ColumnContext(NamedTuple):
+    """What reading columns needs (issue 15): None of it when --no-columns."""
+
+    nodes: ManifestIndex
+    schema: cols.ColumnSchema
+    resolved: dict[TableRef, Match]
+    cache: MutableMapping[str, Any] | None
+
+
+def gather_evidence(
+    kept: Sequence[tuple[HexQuery, str, str]],
+    parsed: Mapping[str, sql_tables.Extraction],
+    warehouse: str,
+    columns: _ColumnContext | None = None,
+) -> Gathered:
+    """3. Per project: the tables (and columns) its queries read, qualified from each row's
+    context."""
+    columns_done: dict[tuple[str, str | None, str | None], frozenset[sql_columns.ColumnRef]] = {}
+    evidence: dict[str, Evidence] = defaultdict(Evidence)
     unparsed_examples: list[str] = []
     unparsed_texts: set[str] = set()
     qualified: dict[tuple[str, str | None, str | None], tuple[TableRef, ...]] = {}
@@ -211,14 +315,14 @@ def run(
                         ext.tables, warehouse=warehouse, database=q.database, schema=q.schema
                     )
                 ev.tables.update(done)
-                if column_schema is not None:
+                if columns is not None:
                     found_columns = columns_done.get(key)
                     if found_columns is None:
                         found_columns = columns_done[key] = _columns(
-                            sql, q, done, warehouse, index, column_schema, resolved_cache, cache
+                            sql, q, done, warehouse, *columns
                         )
                     ev.columns.update(found_columns)
-        if column_schema is not None and q.columns:
+        if columns is not None and q.columns:
             named_columns = (cols.parse_column_name(c, warehouse) for c in q.columns)
             ev.columns.update(c for c in named_columns if c is not None)
         if extra:
@@ -226,9 +330,14 @@ def run(
             ev.tables.update(
                 sql_tables.qualify(named, warehouse=warehouse, database=q.database, schema=q.schema)
             )
+    return Gathered(dict(evidence), len(unparsed_texts), tuple(unparsed_examples))
 
-    # 3. Resolve, decide who gets an exposure, and name them.
-    layout = meta_layout(manifest)  # dbt 1.8/1.9 read tags and meta top-level only
+
+def read_prior(
+    existing: str | None, output_path: str, manifest: Mapping[str, Any], index: ManifestIndex
+) -> Prior:
+    """The managed exposures already in the file, and the names others have taken."""
+    layout = meta_layout(manifest)
     managed = yaml_merge.read_managed(existing, path=output_path, layout=layout)
     elsewhere = {
         name: path
@@ -236,124 +345,145 @@ def run(
         if not _same_file(path, output_path)
     }
     reserved = yaml_merge.unmanaged_names(existing, path=output_path) | set(elsewhere)
-    by_id = {p.id: p for p in projects}
+    return Prior(layout=layout, managed=managed, reserved=reserved, elsewhere=elsewhere)
+
+
+def decide(
+    projects: Sequence[HexProject],
+    evidence: Mapping[str, Evidence],
+    index: ManifestIndex,
+    prior: Prior,
+    memo: dict[TableRef, Match] | None = None,
+    column_schema: cols.ColumnSchema | None = None,
+) -> dict[str, Decision]:
+    """4. Resolve each project's tables to dbt nodes and decide its status, by project id."""
+    memo = {} if memo is None else memo
     forbidden = {dependency(f.relation, index) for f in index.forbidden.values()}
-    plans: dict[str, tuple[HexProject, tuple[str, ...]]] = {}
-    column_plans: dict[str, tuple[Mapping[str, str], ...]] = {}
-    reports: dict[str, ProjectReport] = {}
+    decisions: dict[str, Decision] = {}
     for project in sorted(projects, key=lambda p: p.id):
         found = evidence.get(project.id)
-        tables = sorted(found.tables, key=_table_order) if found else []
-        matches = [_resolve_cached(t, index, resolved_cache) for t in tables]
-        nodes = sorted({m.relation.unique_id for m in matches if m.relation})
-        deps = tuple(sorted({dependency(m.relation, index) for m in matches if m.relation}))
-        refused = [
-            (m.table, index.forbidden[m.table]) for m in matches if m.table in index.forbidden
-        ]
-        not_allowed: tuple[Mapping[str, str | None], ...] = tuple(
-            {
-                "table": str(table),
-                "node": f.relation.unique_id,
-                "reason": f.reason,
-                "group": f.group,
-            }
-            for table, f in refused
+        decisions[project.id] = _decide_one(
+            project, found, index, prior, memo, forbidden, column_schema
         )
-        unmatched = tuple(
-            str(m.table) for m in matches if m.relation is None and m.table not in index.forbidden
-        )
-        notes = tuple(
-            sorted(
-                {
-                    f"{m.table}: {m.note}"
-                    for m in matches
-                    if m.note and m.table not in index.forbidden
-                }
-            )
-        )
-        if project.trashed or project.archived:
-            status = "trashed" if project.trashed else "archived"
-        elif found is None or (found.queries == 0 and not found.tables):
-            prior = managed.get(project.id)
-            status = "kept" if prior else "not_run"
-            deps = tuple(d for d in prior.depends_on if d not in forbidden) if prior else ()
-            if prior and column_schema is not None:
-                column_plans[project.id] = tuple(
-                    c for c in prior.referenced_columns if c.get("node") in deps
-                )
-        else:
-            status = "exposed" if deps else "no_dbt_nodes"
-        if status in ("exposed", "kept"):
-            plans[project.id] = (project, deps)
-        if status == "exposed" and found is not None and column_schema is not None:
-            column_plans[project.id] = _referenced(
-                found, deps, index, column_schema, resolved_cache
-            )
-        reports[project.id] = ProjectReport(
-            project_id=project.id,
-            title=project.title,
-            status=status,
-            exposure=None,
-            depends_on=deps if status in ("exposed", "kept") else (),
-            nodes=tuple(nodes),
-            unmatched=unmatched,
-            notes=notes,
-            queries=found.queries if found else 0,
-            runs=found.runs if found else 0,
-            unparsed=found.unparsed if found else 0,
-            url=expo.project_url(settings.hex_url, workspace, project.id),
-            owner=project.owner_email or project.creator_email,
-            not_allowed=not_allowed,
-        )
+    return decisions
 
-    # A managed name another exposure now uses (dbt parse fails on the pair): rename ours.
+
+def _decide_one(
+    project: HexProject,
+    found: Evidence | None,
+    index: ManifestIndex,
+    prior: Prior,
+    memo: dict[TableRef, Match],
+    forbidden: set[str],
+    column_schema: cols.ColumnSchema | None = None,
+) -> Decision:
+    referenced: tuple[Mapping[str, str], ...] = ()
+    tables = sorted(found.tables, key=_table_order) if found else []
+    matches = [_resolve_cached(t, index, memo) for t in tables]
+    nodes = sorted({m.relation.unique_id for m in matches if m.relation})
+    deps = tuple(sorted({dependency(m.relation, index) for m in matches if m.relation}))
+    # dbt nodes an exposure may not reference are reported, never written (issue 12).
+    refused = [(m.table, index.forbidden[m.table]) for m in matches if m.table in index.forbidden]
+    not_allowed: tuple[Mapping[str, str | None], ...] = tuple(
+        {"table": str(table), "node": f.relation.unique_id, "reason": f.reason, "group": f.group}
+        for table, f in refused
+    )
+    unmatched = tuple(
+        str(m.table) for m in matches if m.relation is None and m.table not in index.forbidden
+    )
+    notes = tuple(
+        sorted(
+            {f"{m.table}: {m.note}" for m in matches if m.note and m.table not in index.forbidden}
+        )
+    )
+    if project.trashed or project.archived:
+        status = "trashed" if project.trashed else "archived"
+    elif found is None or (found.queries == 0 and not found.tables):
+        kept = prior.managed.get(project.id)
+        status = "kept" if kept else "not_run"
+        deps = tuple(d for d in kept.depends_on if d not in forbidden) if kept else ()
+        if kept and column_schema is not None:
+            referenced = tuple(c for c in kept.referenced_columns if c.get("node") in deps)
+    else:
+        status = "exposed" if deps else "no_dbt_nodes"
+        if status == "exposed" and column_schema is not None:
+            referenced = _referenced(found, deps, index, column_schema, memo)
+    exposed = status in ("exposed", "kept")
+    report = ProjectReport(
+        project_id=project.id,
+        title=project.title,
+        status=status,
+        exposure=None,
+        depends_on=deps if exposed else (),
+        nodes=tuple(nodes),
+        unmatched=unmatched,
+        notes=notes,
+        queries=found.queries if found else 0,
+        runs=found.runs if found else 0,
+        unparsed=found.unparsed if found else 0,
+        not_allowed=not_allowed,
+    )
+    return Decision(
+        project=project,
+        report=report,
+        depends_on=deps if exposed else None,
+        referenced_columns=referenced if exposed else (),
+    )
+
+
+def name_exposures(
+    decisions: Mapping[str, Decision], prior: Prior, output_path: str
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """5. A stable, unique name for each project that gets an exposure (project id -> name),
+    and the renames of managed names another exposure now uses (dbt parse fails on the pair).
+    """
+    planned = {pid for pid, d in decisions.items() if d.depends_on is not None}
     clashes = expo.rename_clashes(
-        {pid: m.name for pid, m in managed.items() if pid in plans}, reserved
+        {pid: m.name for pid, m in prior.managed.items() if pid in planned}, prior.reserved
     )
     renamed = tuple(
         f"{old} -> {new}: the name is also used by the exposure in "
-        f"{elsewhere.get(old) or output_path}; renamed by the stable-name rule"
+        f"{prior.elsewhere.get(old) or output_path}; renamed by the stable-name rule"
         for old, new in (clashes[pid] for pid in sorted(clashes))
     )
     names = expo.assign_names(
-        [plans[pid][0] for pid in sorted(plans)],
-        existing={pid: clashes[pid][1] if pid in clashes else m.name for pid, m in managed.items()},
-        reserved=reserved,
+        [decisions[pid].project for pid in sorted(planned)],
+        existing={
+            pid: clashes[pid][1] if pid in clashes else m.name for pid, m in prior.managed.items()
+        },
+        reserved=prior.reserved,
     )
-    built = []
-    for pid in sorted(plans):
-        project, deps = plans[pid]
-        built.append(
-            expo.build_exposure(
-                project,
-                deps,
-                name=names[pid],
-                url=expo.project_url(settings.hex_url, workspace, pid),
-                maturity_map=settings.maturity_map or expo.DEFAULT_MATURITY,
-                owner_map=settings.owner_map,
-            )._replace(referenced_columns=column_plans.get(pid, ()))
-        )
-        by_node: dict[str, list[str]] = {}
-        for c in column_plans.get(pid, ()):
-            by_node.setdefault(c["node"], []).append(c["column_name"])
-        reports[pid] = reports[pid]._replace(
-            exposure=names[pid], columns={k: tuple(v) for k, v in by_node.items()}
-        )
+    return names, renamed
+
+
+def build_exposures(
+    decisions: Mapping[str, Decision],
+    names: Mapping[str, str],
+    settings: Settings,
+    workspace: str | None,
+) -> list[Exposure]:
+    """6. The Exposure records, sorted by name (the merge writes them in this order)."""
+    built = [
+        expo.build_exposure(
+            d.project,
+            d.depends_on,
+            name=names[pid],
+            url=expo.project_url(settings.hex_url, workspace, pid),
+            maturity_map=settings.maturity_map or expo.DEFAULT_MATURITY,
+            owner_map=settings.owner_map,
+        )._replace(referenced_columns=d.referenced_columns)
+        for pid, d in sorted(decisions.items())
+        if d.depends_on is not None
+    ]
     built.sort(key=lambda e: e.name)
-    text = yaml_merge.merge(existing, built, path=output_path, layout=layout)
-    report = Report(
-        warehouse=warehouse,
-        workspace=workspace,
-        projects=tuple(sorted(reports.values(), key=lambda r: (r.title.lower(), r.project_id))),
-        queries=len(queries),
-        skipped_no_comment=skipped_no_comment,
-        skipped_context=skipped_context,
-        unknown_project=sum(1 for _, pid, _ in kept if pid not in by_id),
-        unparsed=len(unparsed_texts),
-        unparsed_examples=tuple(unparsed_examples),
-        renamed=renamed,
-    )
-    return RunResult(text=text, exposures=tuple(built), report=report, warehouse=warehouse)
+    return built
+
+
+def _by_node(referenced: Sequence[Mapping[str, str]]) -> dict[str, tuple[str, ...]]:
+    by_node: dict[str, list[str]] = {}
+    for c in referenced:
+        by_node.setdefault(c["node"], []).append(c["column_name"])
+    return {k: tuple(v) for k, v in by_node.items()}
 
 
 def _columns(
@@ -392,7 +522,7 @@ def _columns(
 
 
 def _referenced(
-    found: _Evidence,
+    found: Evidence | None,
     depends_on: Sequence[str],
     index: ManifestIndex,
     schema: cols.ColumnSchema,
@@ -403,7 +533,7 @@ def _referenced(
     pairs = []
     deps: dict[str, str] = {}
     wanted = set(depends_on)
-    for c in found.columns:
+    for c in found.columns if found else ():
         rel = _resolve_cached(c.table, index, memo).relation
         if rel is not None:
             dep = deps.setdefault(rel.unique_id, dependency(rel, index))
