@@ -27,6 +27,11 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def loads(raw: bytes | str) -> Any:
+    """One JSON value, for the many small documents of a JSON Lines file."""
+    return json.loads(raw)
+
+
 def json_from_bytes(raw: bytes) -> Any:
     """`json.loads` of UTF-8 bytes, ~1.7x faster on big files.
 

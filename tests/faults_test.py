@@ -540,3 +540,15 @@ def test_an_unexpected_error_is_one_scrubbed_line_and_exit_3(
     assert code == 3
     assert err.count("\n") == 1 and "internal error: RuntimeError: something broke near ***" in err
     assert secret not in out + err and "Traceback" not in err
+
+
+def test_a_malformed_v2_snapshot_line_is_one_error_line_and_exit_2(tmp_path: Path) -> None:
+    root = tiny_project(tmp_path / "p")
+    snap = root / "hex_snapshot.json"
+    header = json.dumps({"format": "hex-exposures-snapshot", "version": 2})
+    snap.write_text(header + '\n{"project": {"id": "x", "title": "X"}}\n{"query": \n')
+    before = (root / "models" / OUTPUT).read_bytes()
+    code, _out, err = run_cli([*offline(root), "-q"])
+    assert code == 2
+    assert f"{snap}:3: invalid JSON" in one_error_line(err)
+    assert (root / "models" / OUTPUT).read_bytes() == before

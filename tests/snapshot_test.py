@@ -36,7 +36,9 @@ def test_dump_then_load_round_trips_records() -> None:
         hex_url="https://app.hex.tech",
         captured_at="now",
     )
-    snap = snapshot.parse(json.loads(text), path="s.json")
+    lines = text.splitlines(keepends=True)
+    assert len(lines) == 3 and json.loads(lines[0])["version"] == 2
+    snap = snapshot.parse_lines((line.encode() for line in lines), path="s.json")
     assert snap.projects == (p,) and snap.queries == (q,)
     assert snap.projects[0].trashed and snap.projects[0].status is None
     assert (snap.warehouse, snap.workspace) == ("snowflake", "acme")
@@ -46,6 +48,7 @@ def test_dump_then_load_round_trips_records() -> None:
     ("doc", "needle"),
     [
         ({"format": "other"}, "not a hex-exposures snapshot"),
+        ({"format": "hex-exposures-snapshot", "version": 3}, "version 3 is not supported"),
         ({"format": "hex-exposures-snapshot", "version": 2}, "version 2 is not supported"),
         (
             {"format": "hex-exposures-snapshot", "version": 1, "projects": {}, "queries": []},
@@ -98,3 +101,93 @@ def test_load_reports_missing_and_invalid_files(tmp_path) -> None:  # type: igno
     bad.write_text("{not json")
     with pytest.raises(SnapshotError, match="invalid JSON"):
         snapshot.load(str(bad))
+
+
+def _v1(projects: list[object], queries: list[object]) -> dict[str, object]:
+    return {
+        "format": "hex-exposures-snapshot",
+        "version": 1,
+        "warehouse": "bigquery",
+        "workspace": "acme",
+        "projects": projects,
+        "queries": queries,
+    }
+
+
+QUERY = {"project_id": PROJECT["id"], "query_text": "select 1 from t", "run_count": 4}
+
+
+@pytest.mark.parametrize("layout", ["v1-indented", "v1-one-line", "v2"])
+def test_load_reads_both_versions_to_the_same_records(tmp_path, layout) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "snap.json"
+    if layout == "v2":
+        head = {k: v for k, v in _v1([], []).items() if k not in ("projects", "queries")}
+        head["version"] = 2
+        lines = [head, {"project": PROJECT}, {"query": QUERY}]
+        path.write_text("".join(json.dumps(x) + "\n" for x in lines) + "\n")
+    else:
+        indent = 2 if layout == "v1-indented" else None
+        path.write_text(json.dumps(_v1([PROJECT], [QUERY]), indent=indent))
+    snap = snapshot.load(str(path))
+    assert snap.projects == (HexProject.from_api(PROJECT),)
+    assert snap.queries == (HexQuery(PROJECT["id"], "select 1 from t", None, None, 4),)  # type: ignore[arg-type]
+    assert (snap.warehouse, snap.workspace) == ("bigquery", "acme")
+
+
+def test_dumps_then_load_is_the_identity_on_records(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    p = HexProject.from_api(PROJECT)
+    texts = ["select 1\nfrom t -- a \u2028 b\r\n", '{"x": 1}', ""]
+    qs = [HexQuery(p.id, t, None, "S", i, None) for i, t in enumerate(texts)]
+    text = snapshot.dumps(
+        [p], qs, warehouse="snowflake", workspace=None, hex_url="https://h", captured_at="c"
+    )
+    path = tmp_path / "s.jsonl"
+    path.write_text(text, encoding="utf-8")
+    snap = snapshot.load(str(path))
+    assert snap.projects == (p,)
+    assert sorted(snap.queries) == sorted(qs)
+    assert (snap.hex_url, snap.captured_at, snap.workspace) == ("https://h", "c", None)
+
+
+HEADER = json.dumps({"format": "hex-exposures-snapshot", "version": 2})
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ('{"project": {"id": "a"}\n', "snap.jsonl:2: invalid JSON"),
+        ('{"project": {"id": "a", "title": "A"}}\n[1]\n', "snap.jsonl:3: expected a JSON object"),
+        ('\n{"query": {"project_id": 1}}\n', "snap.jsonl:3: 'project_id'"),
+        ('{"query": {}, "project": {}}\n', "snap.jsonl:2: expected"),
+        ('{"other": {}}\n', "snap.jsonl:2: expected"),
+        ('{"project": {}}\n', "snap.jsonl:2:"),
+        ('{"query": {"run_count": -1}}\n', "snap.jsonl:2: 'run_count'"),
+        ('{"query": {"query_text": "x"}}\n', None),
+    ],
+)
+def test_malformed_v2_lines_name_the_file_and_line(tmp_path, body, needle) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "snap.jsonl"
+    path.write_text(HEADER + "\n" + body)
+    if needle is None:  # the control case: a well-formed line loads
+        assert len(snapshot.load(str(path)).queries) == 1
+        return
+    with pytest.raises(SnapshotError) as err:
+        snapshot.load(str(path))
+    message = str(err.value)
+    assert needle in message and "\n" not in message
+
+
+def test_invalid_utf8_in_a_v2_line_is_refused_with_its_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "snap.jsonl"
+    path.write_bytes(HEADER.encode() + b'\n{"query": {"query_text": "\xff"}}\n')
+    with pytest.raises(SnapshotError, match=r"snap.jsonl:2: invalid JSON"):
+        snapshot.load(str(path))
+
+
+def test_a_v2_header_with_a_bad_field_names_line_1(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "snap.jsonl"
+    path.write_text(
+        json.dumps({"format": "hex-exposures-snapshot", "version": 2, "warehouse": "x"})
+    )
+    with pytest.raises(SnapshotError, match=r"snap.jsonl:1: field 'warehouse'"):
+        snapshot.load(str(path))

@@ -1,21 +1,27 @@
-"""The offline snapshot: Hex projects and grouped Hex queries in one JSON file, no secrets.
+"""The offline snapshot: Hex projects and grouped Hex queries in one file, no secrets.
 
 `snapshot` writes it from live sources; `--from-snapshot` reads it instead of the network,
 so CI and pre-commit run without credentials.
+
+Version 2 (written) is JSON Lines: a header object on the first line, then one
+``{"project": {...}}`` or ``{"query": {...}}`` object a line. It is read as a stream, each
+record built as its line is read, so a 371 MB snapshot never sits in memory as one document
+(version 1, one JSON document, needed +1.9 GiB to load). Version 1 is still read.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import IO, Any, NamedTuple
 
-from ..bulk import json_from_bytes
+from ..bulk import gc_paused, json_from_bytes, loads
 from ..errors import SnapshotError
 from ..records import WAREHOUSES, HexProject, HexQuery
 
 FORMAT = "hex-exposures-snapshot"
-VERSION = 1
+VERSION = 2
+"""The version `dumps` writes; `load` reads 1 and 2."""
 
 
 class Snapshot(NamedTuple):
@@ -30,7 +36,13 @@ class Snapshot(NamedTuple):
 def load(path: str) -> Snapshot:
     try:
         with open(path, "rb") as f:
-            raw = f.read()
+            first = f.readline()
+            header = _try_header(first)
+            if header is not None and header.get("version") == 2:
+                return _parse_v2(header, f, path=path)
+            if header is not None:  # a whole version-1 document on one line
+                return parse(header, path=path)
+            raw = first + f.read()
         data = json_from_bytes(raw)
         del raw
     except FileNotFoundError:
@@ -44,35 +56,106 @@ def load(path: str) -> Snapshot:
     return parse(data, path=path)
 
 
-def parse(data: object, *, path: str) -> Snapshot:
+def _try_header(line: bytes) -> Mapping[str, Any] | None:
+    """The first line as an object, or None when it is not one (version 1 starts with "{")."""
+    try:
+        value = loads(line.removeprefix(b"\xef\xbb\xbf"))
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, Mapping) else None
+
+
+class _Header(NamedTuple):
+    warehouse: str | None
+    workspace: str | None
+    hex_url: str | None
+    captured_at: str | None
+
+
+def _check_header(data: object, *, path: str, version: int | None = None) -> _Header:
     if not isinstance(data, Mapping) or data.get("format") != FORMAT:
         raise SnapshotError(f'{path}: not a hex-exposures snapshot (expected "format": "{FORMAT}")')
-    if data.get("version") != VERSION:
+    if data.get("version") not in (1, 2) or (version and data.get("version") != version):
         raise SnapshotError(
-            f"{path}: snapshot version {data.get('version')!r} is not supported (expected {VERSION})"
+            f"{path}: snapshot version {data.get('version')!r} is not supported"
+            + (f" here (expected {version})" if version else " (expected 1 or 2)")
         )
     warehouse = data.get("warehouse")
     if warehouse is not None and warehouse not in WAREHOUSES:
         raise SnapshotError(f"{path}: field 'warehouse' must be one of {', '.join(WAREHOUSES)}")
-    raw_projects = data.get("projects")
-    raw_queries = data.get("queries")
-    if not isinstance(raw_projects, list) or not isinstance(raw_queries, list):
-        raise SnapshotError(f"{path}: fields 'projects' and 'queries' must be lists")
-    projects = []
-    for i, item in enumerate(raw_projects):
-        try:
-            projects.append(HexProject.from_api(item if isinstance(item, Mapping) else {}))
-        except ValueError as err:
-            raise SnapshotError(f"{path}: projects[{i}]: {err}") from None
-    queries = [_query(item, f"{path}: queries[{i}]") for i, item in enumerate(raw_queries)]
-    return Snapshot(
-        projects=tuple(projects),
-        queries=tuple(queries),
+    return _Header(
         warehouse=warehouse,
         workspace=_opt_str(data.get("workspace")),
         hex_url=_opt_str(data.get("hex_url")),
         captured_at=_opt_str(data.get("captured_at")),
     )
+
+
+def parse(data: object, *, path: str) -> Snapshot:
+    """A version-1 document (one JSON object holding both lists)."""
+    header = _check_header(data, path=path, version=1)
+    assert isinstance(data, Mapping)  # _check_header refused anything else
+    raw_projects = data.get("projects")
+    raw_queries = data.get("queries")
+    if not isinstance(raw_projects, list) or not isinstance(raw_queries, list):
+        raise SnapshotError(f"{path}: fields 'projects' and 'queries' must be lists")
+    projects = [_project(item, f"{path}: projects[{i}]") for i, item in enumerate(raw_projects)]
+    queries = [_query(item, f"{path}: queries[{i}]") for i, item in enumerate(raw_queries)]
+    return Snapshot(tuple(projects), tuple(queries), *header)
+
+
+def parse_lines(lines: Iterable[bytes], *, path: str) -> Snapshot:
+    """A version-2 document given as its lines (the first is the header)."""
+    it = iter(lines)
+    first = next(it, b"")
+    header = _try_header(first)
+    if header is None:
+        raise SnapshotError(
+            f"{path}:1: not a hex-exposures snapshot header (expected a JSON object)"
+        )
+    return _parse_v2(header, it, path=path)
+
+
+def _parse_v2(
+    header: Mapping[str, Any], rest: Iterable[bytes] | IO[bytes], *, path: str
+) -> Snapshot:
+    head = _check_header(header, path=f"{path}:1", version=2)
+    projects: list[HexProject] = []
+    queries: list[HexQuery] = []
+    with gc_paused():  # a million small objects and no cycles (bulk.py)
+        for lineno, item in _records(rest, path):
+            where = f"{path}:{lineno}"
+            if "query" in item and len(item) == 1:
+                queries.append(_query(item["query"], where))
+            elif "project" in item and len(item) == 1:
+                projects.append(_project(item["project"], where))
+            else:
+                raise SnapshotError(
+                    f'{where}: expected {{"project": {{...}}}} or {{"query": {{...}}}}'
+                )
+    return Snapshot(tuple(projects), tuple(queries), *head)
+
+
+def _records(lines: Iterable[bytes], path: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    for lineno, line in enumerate(lines, start=2):
+        if not line.strip():
+            continue
+        try:
+            item = loads(line)
+        except (ValueError, RecursionError) as err:
+            raise SnapshotError(
+                f"{path}:{lineno}: invalid JSON ({str(err).splitlines()[0]})"
+            ) from None
+        if not isinstance(item, Mapping):
+            raise SnapshotError(f"{path}:{lineno}: expected a JSON object")
+        yield lineno, item
+
+
+def _project(item: object, where: str) -> HexProject:
+    try:
+        return HexProject.from_api(item if isinstance(item, Mapping) else {})
+    except ValueError as err:
+        raise SnapshotError(f"{where}: {err}") from None
 
 
 def _query(item: object, where: str) -> HexQuery:
@@ -119,31 +202,59 @@ def dumps(
     hex_url: str,
     captured_at: str,
 ) -> str:
-    """The snapshot document. Only what the sources returned goes in: never a credential."""
-    doc: dict[str, Any] = {
+    """The snapshot (version 2). Only what the sources returned goes in: never a credential."""
+    return "".join(
+        dump_lines(
+            projects,
+            queries,
+            warehouse=warehouse,
+            workspace=workspace,
+            hex_url=hex_url,
+            captured_at=captured_at,
+        )
+    )
+
+
+def dump_lines(
+    projects: Sequence[HexProject],
+    queries: Sequence[HexQuery],
+    *,
+    warehouse: str,
+    workspace: str | None,
+    hex_url: str,
+    captured_at: str,
+) -> Iterator[str]:
+    """The lines of a version-2 snapshot: header, projects by id, then queries in order."""
+    header = {
         "format": FORMAT,
         "version": VERSION,
         "captured_at": captured_at,
         "hex_url": hex_url,
         "workspace": workspace,
         "warehouse": warehouse,
-        "projects": [dict(p.raw) for p in sorted(projects, key=lambda p: p.id)],
-        "queries": [
-            {
-                "project_id": q.project_id,
-                "query_text": q.query_text,
-                "database": q.database,
-                "schema": q.schema,
-                "run_count": q.run_count,
-                "last_seen": q.last_seen,
-                "tables": list(q.tables),
-                **({"fallback_tables": list(q.fallback_tables)} if q.fallback_tables else {}),
-                **({"columns": list(q.columns)} if q.columns else {}),
-            }
-            for q in sorted(
-                queries,
-                key=lambda q: (q.project_id, q.query_text, q.database or "", q.schema or ""),
-            )
-        ],
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    yield _line(header)
+    for p in sorted(projects, key=lambda p: p.id):
+        yield _line({"project": dict(p.raw)})
+    for q in sorted(
+        queries, key=lambda q: (q.project_id, q.query_text, q.database or "", q.schema or "")
+    ):
+        record: dict[str, Any] = {
+            "project_id": q.project_id,
+            "query_text": q.query_text,
+            "database": q.database,
+            "schema": q.schema,
+            "run_count": q.run_count,
+            "last_seen": q.last_seen,
+            "tables": list(q.tables),
+        }
+        if q.fallback_tables:
+            record["fallback_tables"] = list(q.fallback_tables)
+        if q.columns:
+            record["columns"] = list(q.columns)
+        yield _line({"query": record})
+
+
+def _line(value: object) -> str:
+    """One JSON value on one line: JSON escapes every newline inside strings."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n"
