@@ -429,6 +429,7 @@ def gather(settings: Settings, *, need_manifest: bool = True) -> Inputs:
 def _live(
     settings: Settings, manifest: Mapping[str, Any]
 ) -> tuple[list[HexProject], list[HexQuery], str, str | None]:
+    from .hex_cache import cache_path
     from .manifest import build_index
     from .sources import open_hex, open_warehouse, preflight_warehouse
 
@@ -437,7 +438,10 @@ def _live(
     databases = build_index(manifest, warehouse).databases if manifest else ()
     # Every local precondition before the first request: a wrong connection name must not
     # wait behind a slow or unreachable Hex.
-    hex_source = open_hex(settings, progress=progress)
+    target = files.read_dbt_project(settings.project_dir).target_path
+    hex_source = open_hex(
+        settings, progress=progress, cache_path=cache_path(settings.project_dir, target)
+    )
     try:
         preflight_warehouse(settings, warehouse, default_projects=databases)
         projects = hex_source.projects()

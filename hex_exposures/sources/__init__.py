@@ -55,10 +55,14 @@ def open_hex(
     *,
     client: httpx.Client | None = None,
     progress: Progress | None = None,
+    cache_path: str | None = None,
 ) -> ProjectSource:
-    from .hex_api import HexApiSource
+    """The live Hex source; `cache_path` keeps queriedTables between runs (hex_cache.py)."""
+    from ..hex_cache import HexApiCache
+    from .hex_api import HexApiSource, api_root
 
-    return HexApiSource.from_settings(settings, client=client, progress=progress)
+    cache = HexApiCache(cache_path, api_root(settings.hex_url or "https://app.hex.tech"))
+    return HexApiSource.from_settings(settings, client=client, progress=progress, cache=cache)
 
 
 def open_warehouse(

@@ -16,7 +16,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import httpx
 
@@ -25,6 +25,9 @@ from ..errors import ConfigError, HexApiError
 from ..identifiers import normalize, parse_table_name, rule_for
 from ..records import HexProject, HexQuery, Settings, TableRef
 from . import Progress
+
+if TYPE_CHECKING:
+    from ..hex_cache import HexApiCache
 
 log = logging.getLogger("hex_exposures")
 
@@ -174,6 +177,7 @@ class HexApiSource:
         max_attempts: int = 5,
         max_retry_seconds: float = 120.0,
         max_rate_limit_waits: int = 10,
+        cache: HexApiCache | None = None,
     ) -> None:
         token = (token or "").strip()
         if not token:
@@ -203,6 +207,7 @@ class HexApiSource:
         self.malformed = 0  # project items skipped because they were not a ProjectApiResource
         self._workspace: str | None = None
         self._connections: dict[str, _Connection] | None = None
+        self.cache = cache
 
     @classmethod
     def from_settings(
@@ -211,6 +216,7 @@ class HexApiSource:
         *,
         client: httpx.Client | None = None,
         progress: Progress | None = None,
+        cache: HexApiCache | None = None,
     ) -> HexApiSource:
         return cls(
             settings.hex_url or "https://app.hex.tech",
@@ -219,6 +225,7 @@ class HexApiSource:
             progress=progress,
             include_components=settings.include_components,
             queried_tables=settings.queried_tables,
+            cache=cache,
         )
 
     def __repr__(self) -> str:
@@ -275,19 +282,37 @@ class HexApiSource:
         wanted = [p for p in projects if p.published and p.live]
         if not self._queried_enabled or not wanted:
             return []
-        connections = self._warehouse_connections(warehouse)
+        cache = self.cache
+        cached = {p.id: cache.tables(p.id, _published_at(p)) for p in wanted} if cache else {}
+        fetch = [p for p in wanted if cached.get(p.id) is None]
+        if fetch or cache is None or not cache.connections:
+            connections = self._warehouse_connections(warehouse)
+            if cache is not None and self._connections is not None:
+                cache.set_connections({cid: c._asdict() for cid, c in self._connections.items()})
+        else:  # nothing published since the last run: no request at all
+            connections = {
+                cid: _Connection(**c)
+                for cid, c in cache.connections.items()
+                if c.get("type") == warehouse
+            }
         if not connections:
             log.debug("no %s data connection visible in Hex; queriedTables not used", warehouse)
             return []
         records: list[HexQuery] = []
         for done, project in enumerate(wanted, 1):
-            try:
-                tables = self._project_tables(project.id, connections, warehouse)
-            except _Refused as refused:
-                if refused.status == 403:
-                    self._turn_off_queried_tables(refused)
-                    break
-                continue  # 422 unpublished, 404 gone since listing
+            pairs = cached.get(project.id)
+            if pairs is None:
+                if not self._queried_enabled:
+                    continue
+                try:
+                    pairs = tuple(self._project_pairs(project.id))
+                except _Refused as refused:
+                    if refused.status == 403:
+                        self._turn_off_queried_tables(refused)
+                    continue  # 422 unpublished, 404 gone since listing
+                if cache is not None:
+                    cache.put(project.id, _published_at(project), pairs)
+            tables = _tables(pairs, connections, warehouse)
             if tables:
                 records.append(
                     HexQuery(project_id=project.id, query_text="", run_count=0, tables=tables)
@@ -297,6 +322,8 @@ class HexApiSource:
                     f"queried tables: {done} of {len(wanted)} published projects"
                     f" ({self.request_count} requests)"
                 )
+        if cache is not None:
+            cache.save()
         return records
 
     # --- queriedTables helpers ------------------------------------------------------------
@@ -338,23 +365,18 @@ class HexApiSource:
         self._connections[cid] = filled = _connection(self._json(response, path))
         return filled if filled.type == conn.type else conn
 
-    def _project_tables(
-        self, project_id: str, connections: Mapping[str, _Connection], warehouse: str
-    ) -> tuple[str, ...]:
-        names: set[str] = set()
+    def _project_pairs(self, project_id: str) -> list[tuple[str, str]]:
+        """(dataConnectionId, tableName) of every table queriedTables lists for the project."""
+        pairs: list[tuple[str, str]] = []
         path = f"/v1/projects/{project_id}/queriedTables"
         for values in self._pages(path, {}, tolerate={403, 404, 422}):
             for item in values:
                 if not isinstance(item, Mapping):
                     continue
-                conn = connections.get(str(item.get("dataConnectionId")))
                 table_name = item.get("tableName")
-                if conn is None or not isinstance(table_name, str):
-                    continue
-                qualified = qualify(table_name, conn.database, conn.schema, warehouse)
-                if qualified:
-                    names.add(qualified)
-        return tuple(sorted(names))
+                if isinstance(table_name, str):
+                    pairs.append((str(item.get("dataConnectionId")), table_name))
+        return pairs
 
     # --- HTTP -------------------------------------------------------------------------------
 
@@ -604,6 +626,24 @@ def render_table(ref: TableRef, warehouse: str) -> str:
         if parse_table_name(text, warehouse) == ref:
             return text
     return text
+
+
+def _published_at(project: HexProject) -> str:
+    return str(project.raw.get("lastPublishedAt"))
+
+
+def _tables(
+    pairs: Sequence[tuple[str, str]], connections: Mapping[str, _Connection], warehouse: str
+) -> tuple[str, ...]:
+    """The pairs on this warehouse's connections, padded with each connection's defaults."""
+    names: set[str] = set()
+    for cid, table_name in pairs:
+        conn = connections.get(cid)
+        if conn is not None:
+            qualified = qualify(table_name, conn.database, conn.schema, warehouse)
+            if qualified:
+                names.add(qualified)
+    return tuple(sorted(names))
 
 
 def _connection(item: Mapping[str, Any]) -> _Connection:

@@ -670,3 +670,57 @@ def test_server_stops_after_its_request_cap_and_its_lifetime(clock: FakeClock) -
         time.sleep(0.4)
         with pytest.raises(httpx.ConnectError), httpx.Client() as client:
             client.get(server.url + "/api/v1/users/me", timeout=1)
+
+
+# --- the queriedTables cache between runs -------------------------------------------------
+
+
+def _cached_run(server: HexServer, clock: FakeClock, path: str) -> tuple[list[Any], int]:
+    from hex_exposures.hex_cache import HexApiCache
+
+    before = len(server.requests)
+    source = make_source(server, clock, cache=HexApiCache(path, api_root(server.url)))
+    records = source.queried_tables(source.projects(), "snowflake")
+    return sorted(records), len(server.requests) - before
+
+
+def test_a_second_run_asks_only_the_listing_and_what_was_published_since(
+    clock: FakeClock, tmp_path: Any
+) -> None:
+    path = str(tmp_path / "target" / "hex_api_cache.json")
+    projects = [make_project(i) for i in range(20)]
+    with serve(
+        projects=projects, clock=clock, connections=CONNECTIONS, queried=QUERIED, lifetime=30
+    ) as server:
+        first, asked_first = _cached_run(server, clock, path)
+        listing = sum(r.path == "/api/v1/projects" for r in server.requests)
+        second, asked_second = _cached_run(server, clock, path)
+        assert second == first and {q.project_id for q in first} == {P0, P3}
+        assert asked_second == listing < asked_first  # no queriedTables, no data connections
+        # P3 is published again with other tables: only P3 is asked about.
+        server.state.projects[3] = {**projects[3], "lastPublishedAt": "2026-12-01T00:00:00.000Z"}
+        server.state._views.clear()  # the server memoises its listing
+        server.state.queried[P3] = [_row(SNOW_A, "marts.fresh")]
+        before = len(server.requests)
+        third, asked_third = _cached_run(server, clock, path)
+        lineage = [r.path for r in server.requests[before:] if r.path.endswith("queriedTables")]
+    assert lineage == [f"/api/v1/projects/{P3}/queriedTables"]
+    assert asked_third == listing + 1 + 1  # the listing, data connections, one project
+    assert dict((q.project_id, q.tables) for q in third)[P3] == ("ANALYTICS.MARTS.FRESH",)
+    with open(path, encoding="utf-8") as f:
+        assert TOKEN not in f.read()
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"format": 1, "api": "http://other/api"}', "[]"])
+def test_a_corrupt_or_foreign_cache_is_an_empty_one(
+    clock: FakeClock, tmp_path: Any, content: str
+) -> None:
+    path = tmp_path / "hex_api_cache.json"
+    path.write_text(content)
+    with serve(
+        project_count=20, clock=clock, connections=CONNECTIONS, queried=QUERIED, lifetime=30
+    ) as server:
+        records, _ = _cached_run(server, clock, str(path))
+        asked = [r.path for r in server.requests if r.path.endswith("queriedTables")]
+    assert {q.project_id for q in records} == {P0, P3} and len(asked) > 2
+    assert json.loads(path.read_text())["format"] == 1  # rewritten whole
