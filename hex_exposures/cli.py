@@ -464,7 +464,7 @@ def _live(
 
 def compute(settings: Settings) -> tuple[Inputs, files.Existing, pipeline.RunResult]:
     from .parallel import parallel_extractor
-    from .parse_cache import ParseCache
+    from .parse_cache import DIRNAME, ParseCache
 
     inputs = gather(settings)
     # The inputs live until the process ends: keep the collector from rescanning them.
@@ -473,6 +473,8 @@ def compute(settings: Settings) -> tuple[Inputs, files.Existing, pipeline.RunRes
     # Parses persist under <target-path>/ (safe to delete); large batches use every core.
     target = files.read_dbt_project(settings.project_dir).target_path
     cache = ParseCache.for_project(settings.project_dir, target)
+    # What the exposures file said when last written: an unchanged file is not parsed again.
+    memo = files.JsonMemo(os.path.join(settings.project_dir, target, DIRNAME, "run_memo.json"))
     result = pipeline.run(
         inputs.manifest,
         inputs.projects,
@@ -488,8 +490,10 @@ def compute(settings: Settings) -> tuple[Inputs, files.Existing, pipeline.RunRes
         catalog=_catalog(os.path.join(os.path.dirname(inputs.manifest_path), "catalog.json"))
         if settings.columns and inputs.manifest_path
         else None,
+        memo=memo.data,
     )
     cache.save()
+    memo.save()
     return inputs, existing, result
 
 

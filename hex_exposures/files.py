@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
+import logging
 import os
 import tempfile
 import time
@@ -15,6 +17,8 @@ from typing import Any, NamedTuple
 from .bulk import json_from_bytes
 from .errors import ConfigError, ExposuresFileError, ManifestError
 from .manifest import check_shape
+
+log = logging.getLogger(__name__)
 
 
 class ProjectPaths(NamedTuple):
@@ -200,3 +204,46 @@ def _digest(raw: bytes) -> str:
 
 def _first_line(err: BaseException) -> str:
     return (str(err).strip().splitlines() or [type(err).__name__])[0]
+
+
+class JsonMemo:
+    """A small JSON document kept between runs beside the parse cache (safe to delete).
+
+    Unreadable or corrupt is empty; written beside the old and renamed over it, only when
+    its content changed; a failure to write is a debug line, never an error.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.data: dict[str, Any] = {}
+        try:
+            with open(path, encoding="utf-8") as f:
+                loaded = json.load(f)
+            if isinstance(loaded, dict):
+                self.data = loaded
+        except (OSError, ValueError, RecursionError) as err:
+            log.debug("%s: ignored (%s)", path, err)
+        self._saved = json.dumps(self.data, sort_keys=True)
+
+    def save(self) -> bool:
+        text = json.dumps(self.data, sort_keys=True)
+        if text == self._saved:
+            return False
+        folder = os.path.dirname(os.path.abspath(self.path))
+        tmp = None
+        try:
+            os.makedirs(folder, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".memo.", suffix=".tmp", dir=folder)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(tmp, self.path)
+            tmp = None
+        except OSError as err:
+            log.debug("%s: cannot write (%s)", self.path, err)
+            return False
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+        self._saved = text
+        return True

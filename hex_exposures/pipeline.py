@@ -8,13 +8,14 @@ bytes it writes happens here, so it is tested with plain values.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from typing import Any, NamedTuple
 
+from . import __version__, hex_comment, sql_columns, sql_tables, yaml_merge
 from . import columns as cols
 from . import exposures as expo
-from . import hex_comment, sql_columns, sql_tables, yaml_merge
 from .errors import ConfigError
 from .identifiers import RULES, parse_table_name
 from .manifest import ManifestIndex, adapter_type, build_index, meta_layout
@@ -184,8 +185,12 @@ def run(
     extractor: Extractor = extract_distinct,
     restricted_packages: frozenset[str] = frozenset(),
     catalog: Mapping[str, Any] | None = None,
+    memo: MutableMapping[str, Any] | None = None,
 ) -> RunResult:
     """Records in, YAML out, one stage after another (each a function below, in order).
+
+    `memo` (JSON-able, kept by the caller between runs) lets an unchanged exposures file skip
+    its YAML parse and the merge: see `read_prior` and `merge_exposures`.
 
     `catalog`: catalog.json (dbt docs generate), for the columns of `SELECT *` and types.
     """
@@ -199,11 +204,11 @@ def run(
     parsed = extract_tables(attributed.kept, warehouse, cache, extractor)
     columns = _ColumnContext(index, column_schema, resolved, cache) if column_schema else None
     gathered = gather_evidence(attributed.kept, parsed, warehouse, columns)
-    prior = read_prior(existing, output_path, manifest, index)
+    prior = read_prior(existing, output_path, manifest, index, memo)
     decisions = decide(projects, gathered.evidence, index, prior, resolved, column_schema)
     names, renamed = name_exposures(decisions, prior, output_path)
     built = build_exposures(decisions, names, settings, workspace)
-    text = yaml_merge.merge(existing, built, path=output_path, layout=prior.layout)
+    text = merge_exposures(existing, built, output_path, prior, memo)
     by_id = {p.id for p in projects}
     reports = [
         (
@@ -334,18 +339,95 @@ def gather_evidence(
 
 
 def read_prior(
-    existing: str | None, output_path: str, manifest: Mapping[str, Any], index: ManifestIndex
+    existing: str | None,
+    output_path: str,
+    manifest: Mapping[str, Any],
+    index: ManifestIndex,
+    memo: MutableMapping[str, Any] | None = None,
 ) -> Prior:
-    """The managed exposures already in the file, and the names others have taken."""
+    """The managed exposures already in the file, and the names others have taken.
+
+    When `memo` holds what the file said the last time it was written (same digest), the
+    21 MB parse is skipped.
+    """
     layout = meta_layout(manifest)
-    managed = yaml_merge.read_managed(existing, path=output_path, layout=layout)
+    key = _file_key(existing, output_path, layout)
+    known = memo.get("prior") if memo is not None else None
+    remembered = _remembered(known) if isinstance(known, dict) and known.get("key") == key else None
+    if remembered is not None:
+        managed, unmanaged = remembered
+    else:
+        managed = yaml_merge.read_managed(existing, path=output_path, layout=layout)
+        unmanaged = yaml_merge.unmanaged_names(existing, path=output_path)
     elsewhere = {
         name: path
         for name, path in index.exposure_names.items()
         if not _same_file(path, output_path)
     }
-    reserved = yaml_merge.unmanaged_names(existing, path=output_path) | set(elsewhere)
+    reserved = unmanaged | set(elsewhere)
     return Prior(layout=layout, managed=managed, reserved=reserved, elsewhere=elsewhere)
+
+
+def _remembered(
+    known: Mapping[str, Any],
+) -> tuple[dict[str, yaml_merge.ManagedEntry], set[str]] | None:
+    """The memo's managed entries and unmanaged names; None when it is not in our shape."""
+    try:
+        managed = {
+            pid: yaml_merge.ManagedEntry(name, pid, tuple(deps), tuple(keep), tuple(columns))
+            for pid, (name, deps, keep, columns) in known["managed"].items()
+        }
+        return managed, set(known["unmanaged"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def merge_exposures(
+    existing: str | None,
+    built: Sequence[Exposure],
+    output_path: str,
+    prior: Prior,
+    memo: MutableMapping[str, Any] | None = None,
+) -> str:
+    """7. The file with the managed exposures replaced by `built`, the rest kept as it is.
+
+    The merge is idempotent (tests/merge_property_test.py), so when the file is the one the
+    last run wrote from these same exposures, it is the answer without merging again. With a
+    `memo`, the written text's managed entries are recorded for the next run's `read_prior`.
+    """
+    wanted = _built_key(built)
+    key = _file_key(existing, output_path, prior.layout)
+    if memo is not None and memo.get("fixed") == [key, wanted] and existing is not None:
+        return existing
+    text = yaml_merge.merge(existing, built, path=output_path, layout=prior.layout)
+    if memo is not None:
+        new_key = _file_key(text, output_path, prior.layout)
+        managed = yaml_merge.read_managed(text, path=output_path, layout=prior.layout)
+        memo["prior"] = {
+            "key": new_key,
+            "managed": {
+                pid: [
+                    m.name,
+                    list(m.depends_on),
+                    list(m.keep),
+                    [dict(c) for c in m.referenced_columns],
+                ]
+                for pid, m in managed.items()
+            },
+            "unmanaged": sorted(yaml_merge.unmanaged_names(text, path=output_path)),
+        }
+        memo["fixed"] = [new_key, wanted]
+    return text
+
+
+def _file_key(text: str | None, output_path: str, layout: str) -> str:
+    digest = hashlib.sha256(f"{output_path}\0{layout}\0".encode())
+    digest.update(b"\1" if text is None else text.encode("utf-8", "surrogatepass"))
+    return f"{__version__}:{digest.hexdigest()}"
+
+
+def _built_key(built: Sequence[Exposure]) -> str:
+    return hashlib.sha256(repr(list(built)).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def decide(

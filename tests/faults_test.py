@@ -552,3 +552,42 @@ def test_a_malformed_v2_snapshot_line_is_one_error_line_and_exit_2(tmp_path: Pat
     assert code == 2
     assert f"{snap}:3: invalid JSON" in one_error_line(err)
     assert (root / "models" / OUTPUT).read_bytes() == before
+
+
+def test_an_unchanged_exposures_file_is_not_parsed_again_and_an_edit_invalidates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hex_exposures import yaml_merge
+
+    root = tiny_project(tmp_path / "p")
+    out = root / "models" / OUTPUT
+    assert run_cli([*offline(root), "-q"])[0] == 0
+    written = out.read_bytes()
+    assert (root / "target" / "hex_exposures_parse_cache" / "run_memo.json").exists()
+    calls: Counter[str] = Counter()
+    real_read, real_merge = yaml_merge.read_managed, yaml_merge.merge
+
+    def read_managed(*a: Any, **kw: Any) -> Any:
+        calls["read"] += 1
+        return real_read(*a, **kw)
+
+    def merge(*a: Any, **kw: Any) -> Any:
+        calls["merge"] += 1
+        return real_merge(*a, **kw)
+
+    monkeypatch.setattr(yaml_merge, "read_managed", read_managed)
+    monkeypatch.setattr(yaml_merge, "merge", merge)
+    assert run_cli([*offline(root), "-q"])[0] == 0
+    assert out.read_bytes() == written and calls == Counter()  # memo: no parse, no merge
+    # A person renames a managed exposure's owner by hand and adds one: the file is read again
+    # and the result is what a run without any memo writes.
+    edited = written.replace(b"board_deck", b"board_deck_v2")
+    out.write_bytes(edited)
+    assert run_cli([*offline(root), "-q"])[0] == 0
+    assert calls["read"] >= 1 and calls["merge"] == 1
+    with_memo = out.read_bytes()
+    assert b"board_deck_v2" in with_memo
+    (root / "target" / "hex_exposures_parse_cache" / "run_memo.json").write_text("{oops")
+    out.write_bytes(edited)
+    assert run_cli([*offline(root), "-q"])[0] == 0  # a corrupt memo is an empty one
+    assert out.read_bytes() == with_memo
