@@ -557,8 +557,13 @@ def _check(case: Case, out: str) -> None:
             for comment in m.must_comments:
                 assert comment in out, (e.name, comment)
     names = [str(e["name"]) for e in new]
-    assert names == sorted(names)  # one block, sorted by name
     assert len(set(names)) == len(names)
+    # Exposures keep their order (nothing is moved); new ones come sorted by name.
+    order_before = [_pid_of(e) for e in _exposures(before)]
+    staying = [p for p in (_pid_of(e) for e in new) if p in order_before]
+    assert staying == [p for p in order_before if p in staying]
+    added = [str(e["name"]) for e in new if _pid_of(e) not in old]
+    assert added == sorted(added)
 
 
 @settings(
