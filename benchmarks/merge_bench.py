@@ -53,7 +53,13 @@ def main() -> None:
     yaml_merge._parse.cache_clear()
     timed("unchanged re-merge", yaml_merge.merge, text, first, path=path)
     yaml_merge._parse.cache_clear()
-    timed("every exposure's label changed", yaml_merge.merge, text, exposures(n, label="New"), path=path)
+    timed(
+        "every exposure's label changed",
+        yaml_merge.merge,
+        text,
+        exposures(n, label="New"),
+        path=path,
+    )
 
 
 if __name__ == "__main__":

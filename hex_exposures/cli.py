@@ -550,6 +550,8 @@ def sync(table: bool | None, **kwargs: Any) -> int:
 
     for line in result.report.renamed:
         log.warning("renamed %s", line)
+    for line in result.warnings:
+        log.warning("%s", line)
     written = files.write_if_changed(inputs.output, result.text, existing)
     summary = report.changes_text(report.changes(existing.text, result.text))
     if written:
@@ -580,11 +582,14 @@ def check(offline: bool, **kwargs: Any) -> int:
 
     settings = settings_from(kwargs)
     problems: list[str] = []
+    warnings: list[str] = []  # listed with the problems; they do not make the file differ
     if offline and not settings.from_snapshot:
         path, existing, new_text, problems = _offline(settings)
+        warnings = _keep_warnings(existing.text, path)
     else:
         inputs, existing, result = compute(settings)
         path, new_text = inputs.output_display, result.text
+        warnings = list(result.warnings)
     diff = report.unified_diff(existing.text, new_text, path=path)
     items = report.changes(existing.text, new_text) if diff else []
     differs = bool(diff or problems)
@@ -595,11 +600,14 @@ def check(offline: bool, **kwargs: Any) -> int:
             "path": path,
             "summary": counts,
             "changes": [c._asdict() for c in items],
-            "problems": problems,
+            "problems": problems + warnings,
             "diff": diff,
         }
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
-    elif differs:
+    else:
+        for line in warnings:
+            log.warning("%s", line)
+    if settings.format != "json" and differs:
         for line in problems:
             click.echo(line)
         if diff:
@@ -614,6 +622,14 @@ def check(offline: bool, **kwargs: Any) -> int:
     else:
         log.info("%s is up to date", path)  # stderr: stdout stays empty for scripts
     return 1 if differs else 0
+
+
+def _keep_warnings(text: str | None, path: str) -> list[str]:
+    """`keep` entries that name no tool field, for check --offline (no manifest layout needed:
+    the marker is found in either place)."""
+    from . import yaml_merge
+
+    return yaml_merge.keep_warnings(text, path=path)
 
 
 def _offline(settings: Settings) -> tuple[str, files.Existing, str, list[str]]:

@@ -23,12 +23,18 @@ from .records import Exposure, HexProject, HexQuery, MetaLayout, Settings, Table
 from .resolve import Match, dependency, resolve
 
 ALL_CONTEXTS = "*"
+KEEPS_EXPOSURE = ("exposed", "kept", "kept_no_dbt_nodes")
+KEPT_NOTE = (
+    "its queries read no dbt node, but its exposure carries a person's edits (own keys, keep "
+    "or comments), so it stays with an empty depends_on"
+)
 
 
 class ProjectReport(NamedTuple):
     project_id: str
     title: str
-    status: str  # exposed | kept | no_dbt_nodes | not_run | trashed | archived | component
+    # exposed | kept | kept_no_dbt_nodes | no_dbt_nodes | not_run | trashed | archived | component
+    status: str
     exposure: str | None
     depends_on: tuple[str, ...]
     nodes: tuple[str, ...]  # unique_ids the queries resolved to
@@ -65,6 +71,7 @@ class RunResult(NamedTuple):
     exposures: tuple[Exposure, ...]
     report: Report
     warehouse: str
+    warnings: tuple[str, ...] = ()  # e.g. a `keep` entry that names no tool field
 
 
 Extractor = Callable[
@@ -233,7 +240,14 @@ def run(
         unparsed_examples=gathered.unparsed_examples,
         renamed=renamed,
     )
-    return RunResult(text=text, exposures=tuple(built), report=report, warehouse=warehouse)
+    warnings = (  # no `keep` anywhere: nothing to warn about, and no parse
+        tuple(yaml_merge.keep_warnings(existing, path=output_path, layout=prior.layout))
+        if existing and "keep" in existing
+        else ()
+    )
+    return RunResult(
+        text=text, exposures=tuple(built), report=report, warehouse=warehouse, warnings=warnings
+    )
 
 
 def attribute_queries(queries: Sequence[HexQuery], settings: Settings) -> Attributed:
@@ -374,8 +388,10 @@ def _remembered(
     """The memo's managed entries and unmanaged names; None when it is not in our shape."""
     try:
         managed = {
-            pid: yaml_merge.ManagedEntry(name, pid, tuple(deps), tuple(keep), tuple(columns))
-            for pid, (name, deps, keep, columns) in known["managed"].items()
+            pid: yaml_merge.ManagedEntry(
+                name, pid, tuple(deps), tuple(keep), tuple(columns), bool(personal)
+            )
+            for pid, (name, deps, keep, columns, personal) in known["managed"].items()
         }
         return managed, set(known["unmanaged"])
     except (KeyError, TypeError, ValueError, AttributeError):
@@ -411,6 +427,7 @@ def merge_exposures(
                     list(m.depends_on),
                     list(m.keep),
                     [dict(c) for c in m.referenced_columns],
+                    m.personal,
                 ]
                 for pid, m in managed.items()
             },
@@ -488,9 +505,14 @@ def _decide_one(
             referenced = tuple(c for c in kept.referenced_columns if c.get("node") in deps)
     else:
         status = "exposed" if deps else "no_dbt_nodes"
+        edited = prior.managed.get(project.id)
+        if status == "no_dbt_nodes" and edited is not None and edited.personal:
+            # SPEC: an exposure with a person's additions is never deleted while live.
+            status = "kept_no_dbt_nodes"
+            notes = (*notes, KEPT_NOTE)
         if status == "exposed" and column_schema is not None:
             referenced = _referenced(found, deps, index, column_schema, memo)
-    exposed = status in ("exposed", "kept")
+    exposed = status in KEEPS_EXPOSURE
     report = ProjectReport(
         project_id=project.id,
         title=project.title,

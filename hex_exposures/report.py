@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 from . import yaml_merge
 from .bulk import gc_paused
-from .pipeline import ProjectReport, Report
+from .pipeline import KEEPS_EXPOSURE, ProjectReport, Report
 from .records import Exposure
 
 
@@ -19,7 +19,7 @@ def report_json(report: Report) -> str:
         "workspace": report.workspace,
         "summary": {
             "projects": len(report.projects),
-            "exposed": sum(1 for p in report.projects if p.status in ("exposed", "kept")),
+            "exposed": sum(1 for p in report.projects if p.status in KEEPS_EXPOSURE),
             "queries": report.queries,
             "skipped_no_comment": report.skipped_no_comment,
             "skipped_context": report.skipped_context,
@@ -53,6 +53,11 @@ def shown(text: str | None) -> str:
 _GROUPS = (
     ("exposed", "Exposed", "good"),
     ("kept", "Kept: did not run in the last {days}, dependencies from the last run", "good"),
+    (
+        "kept_no_dbt_nodes",
+        "Kept with no dependencies: no dbt node matched, the exposure has a person's edits",
+        "warn",
+    ),
     ("no_dbt_nodes", "No exposure: no dbt node matched", "warn"),
     ("not_run", "No exposure: did not run in the last {days}", "warn"),
     ("archived", "No exposure: archived", "dim"),
@@ -137,7 +142,7 @@ def exposures_table(exposures: Sequence[Exposure], *, limit: int = 20, style: St
 
 
 def summary_line(report: Report) -> str:
-    exposed = sum(1 for p in report.projects if p.status in ("exposed", "kept"))
+    exposed = sum(1 for p in report.projects if p.status in KEEPS_EXPOSURE)
     parts = [
         f"{plural(len(report.projects), 'Hex project')}, {exposed} with exposures",
         f"{plural(report.queries, 'query record')} ({report.warehouse})",

@@ -95,9 +95,9 @@ def exposure_edits(
         out += _replace(ctx, alias, value, at)
     for start, keys in deleted.items():
         container, owner = parents[start]
-        if start not in touched and {e.key for e in container.entries} <= keys and owner:
-            if not container.collection_flow:
-                out.append(Edit(owner.colon, owner.colon, " {}"))
+        emptied = {e.key for e in container.entries} <= keys and start not in touched
+        if emptied and owner and not container.collection_flow:
+            out.append(Edit(owner.colon, owner.colon, " {}"))  # `owner:` would read null
     return out
 
 

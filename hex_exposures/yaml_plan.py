@@ -36,7 +36,7 @@ ABSENT: Any = _Sentinel("ABSENT")  # the key must not be there (None reads the s
 DROP: Any = _Sentinel("DROP")  # the other layout's tool key: it goes, pinned or not
 
 
-class Closed(dict):  # type: ignore[type-arg]
+class Closed(dict[str, Any]):
     """A mapping the tool owns whole (`meta.hex`): keys it does not name are removed."""
 
 
@@ -102,9 +102,9 @@ def marker(data: Mapping[str, Any], layout: MetaLayout) -> tuple[Mapping[str, An
     for where in (layout, "top" if layout == "config" else "config"):
         found = get(data, (*BASE[where], *MARKER))
         pid = found.get("project_id") if isinstance(found, Mapping) else None
-        if isinstance(found, Mapping) and found.get("managed") is True and isinstance(pid, str):
-            if pid:
-                return found, (*BASE[where], *MARKER)
+        managed = isinstance(found, Mapping) and found.get("managed") is True
+        if managed and isinstance(pid, str) and pid:  # an empty id is no marker
+            return found, (*BASE[where], *MARKER)
     return None
 
 

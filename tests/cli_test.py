@@ -195,6 +195,77 @@ def test_comments_hand_written_exposures_and_extra_keys_survive_sync(
     assert (code, out) == (0, "")
 
 
+NO_NODES = "ad52b254-3a28-402f-8c6f-ee910d07ada3"  # reads only tables that are not dbt nodes
+NO_NODES_EXPOSURE = f"""\
+version: 2
+exposures:
+  - name: hex_warehouse_cost_monitor
+    label: Warehouse Cost Monitor
+    type: dashboard
+    url: https://app.hex.tech/acme/hex/{NO_NODES}
+    description: ''
+    owner:
+      name: dana.roth
+      email: dana.roth@acme.com
+    depends_on:
+      - ref('fct_orders')
+    config:
+      tags: [hex]
+      meta:
+        hex_exposures: {{managed: true, project_id: {NO_NODES}}}
+        hex: {{status: Production, categories: [Data Platform], published: true}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("addition", "kept"),
+    [
+        ("", False),
+        ("        runbook: https://wiki/cost   # by hand\n", True),
+        ("    # reviewed by the platform team\n", True),
+    ],
+)
+def test_an_exposure_with_a_persons_additions_stays_when_its_queries_read_no_dbt_node(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], addition: str, kept: bool
+) -> None:
+    project = copy_sample(tmp_path / "p")
+    at = "        hex: {" if addition.startswith("        ") else "    config:\n"
+    text = NO_NODES_EXPOSURE.replace(at, addition + at, 1)
+    (project / OUT).write_text(text, encoding="utf-8")
+    code, _, err = run(project, "sync", "--quiet", capsys=capsys)
+    assert code == 0, err
+    data = yaml.safe_load((project / OUT).read_text(encoding="utf-8"))
+    mine = [e for e in data["exposures"] if e["url"].endswith(NO_NODES)]
+    if kept:
+        assert len(mine) == 1 and mine[0]["depends_on"] == []
+        assert addition in (project / OUT).read_text(encoding="utf-8")
+    else:
+        assert mine == []
+    code, out, _ = run(project, "report", "--format", "json", capsys=capsys)
+    doc = {p["project_id"]: p for p in json.loads(out)["projects"]}
+    assert doc[NO_NODES]["status"] == ("kept_no_dbt_nodes" if kept else "no_dbt_nodes")
+    assert any("a person's edits" in n for n in doc[NO_NODES]["notes"]) is kept
+
+
+def test_a_keep_entry_naming_nothing_is_a_warning_and_sync_still_runs(
+    tmp_path: Path, synced: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = copy_sample(tmp_path / "p")
+    tool = (synced / OUT).read_text(encoding="utf-8")
+    text = tool.replace(
+        "{managed: true, project_id:", "{managed: true, keep: [Description], project_id:", 1
+    )
+    (project / OUT).write_text(text, encoding="utf-8")
+    code, _, err = run(project, "sync", capsys=capsys)
+    assert code == 0
+    warning = next(line for line in err.splitlines() if "keep entry 'Description'" in line)
+    assert "models/hex_exposures.yml" in warning and "exposure 'hex_" in warning
+    code, out, _ = run(project, "check", "--format", "json", capsys=capsys)
+    doc = json.loads(out)
+    assert code == 0 and doc["up_to_date"]
+    assert any("keep entry 'Description'" in p for p in doc["problems"])
+
+
 # --- bad input: one line, exit 2, nothing touched ---------------------------------------
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 import pytest
@@ -7,7 +8,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hex_exposures import yaml_text
+from hex_exposures import yaml_merge, yaml_text
 from hex_exposures.errors import ExposuresFileError
 from hex_exposures.exposures import assign_names, build_exposure, project_url
 from hex_exposures.records import Exposure, HexProject
@@ -681,3 +682,249 @@ def test_a_value_set_inside_an_existing_flow_mapping_is_quoted_for_flow() -> Non
     out = merge(PERSON, [e], path=PATH)
     assert managed_data(out)["hex_weekly_revenue"]["config"]["meta"]["hex"]["status"] == "0?"
     assert merge(out, [e], path=PATH) == out
+
+
+# --- issue 11: hand edits survive byte for byte ----------------------------------------------
+
+
+def changed_lines(before: str, after: str) -> list[str]:
+    """The lines a merge removed (-) and added (+), in order."""
+    return [
+        line
+        for line in difflib.unified_diff(before.splitlines(), after.splitlines(), n=0)
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+
+
+THREE = ("ref('a')", "ref('b')", "ref('c')")
+BASE = merge(None, [exposure(depends_on=THREE)], path=PATH)
+
+
+def test_a_comment_between_list_items_stays_when_the_item_above_it_goes() -> None:
+    text = BASE.replace("      - ref('b')\n", "      # about b\n      - ref('b')\n")
+    out = merge(text, [exposure(depends_on=THREE[1:])], path=PATH)
+    assert changed_lines(text, out) == ["-      - ref('a')"]
+    gone = merge(text, [exposure(depends_on=())], path=PATH)
+    assert "    depends_on: []\n      # about b\n    config:\n" in gone
+    assert managed_data(gone)["hex_weekly_revenue"]["depends_on"] == []
+
+
+def test_a_comment_below_a_deleted_first_key_stays() -> None:
+    text = BASE.replace(
+        "      name: Jane Doe\n      email: jane@acme.com\n",
+        "      email: jane@acme.com\n      # who owns it\n      name: Jane Doe\n",
+    )
+    out = merge(text, [exposure(depends_on=THREE, owner_email=None)], path=PATH)
+    assert changed_lines(text, out) == ["-      email: jane@acme.com"]
+    assert "    owner:\n      # who owns it\n      name: Jane Doe\n" in out
+
+
+def test_comments_inside_flow_collections_stay() -> None:
+    text = BASE.replace(
+        f"hex_exposures: {{managed: true, project_id: {PID_A}}}",
+        f"hex_exposures: {{managed: true,  # note\n          project_id: {PID_A}}}",
+    ).replace("tags: [hex, finance]", "tags: [hex,  # first\n        finance]")
+    out = merge(text, [exposure(depends_on=THREE, tags=("hex", "ops"), label="New")], path=PATH)
+    assert "hex_exposures: {managed: true,  # note\n" in out
+    assert "tags: [hex, ops  # first\n" in out
+    data = managed_data(out)["hex_weekly_revenue"]
+    assert data["config"]["tags"] == ["hex", "ops"]
+    assert data["label"] == "New"
+
+
+PERSON_META = """\
+        team: +12
+        when: 2024-01-01
+        ratio: .NaN
+        empty: ~
+        escaped: "a\\tb\\u00e9"
+        quoted: 'it''s'
+        spaced:    {a:   1,b: [x,   y]}
+        folded: >-
+          two
+          lines
+        literal: |
+          keep
+            this
+"""
+
+
+@pytest.mark.parametrize("layout", ["config", "top"])
+def test_a_persons_keys_under_meta_are_never_written_again(layout: str) -> None:
+    text = merge(None, [exposure(depends_on=THREE)], path=PATH, layout=layout)  # type: ignore[arg-type]
+    where = "      meta:\n" if layout == "config" else "    meta:\n"
+    meta = (
+        PERSON_META
+        if layout == "config"
+        else "".join(line[2:] + "\n" for line in PERSON_META.splitlines())
+    )
+    text = text.replace(where, where + meta)
+    hex_meta = {"status": "Draft", "categories": ["Finance"], "published": True}
+    wanted = exposure(label="New", depends_on=("ref('z')",), hex_meta=hex_meta)
+    out = merge(text, [wanted], path=PATH, layout=layout)  # type: ignore[arg-type]
+    assert meta in out
+    hex_line = next(line for line in text.splitlines() if "hex: {" in line)
+    assert changed_lines(text, out) == [
+        "-    label: Weekly Revenue",
+        "+    label: New",
+        "-      - ref('a')",
+        "-      - ref('b')",
+        "-      - ref('c')",
+        "+      - ref('z')",
+        "-" + hex_line,
+        "+" + hex_line.replace("Production", "Draft"),
+    ]
+
+
+def test_a_comment_under_maturity_after_a_nested_block_stays_in_place() -> None:
+    text = BASE.replace("    maturity: high\n", "").replace(
+        "      email: jane@acme.com\n",
+        "      email: jane@acme.com\n    maturity: high\n    # about the dependencies\n",
+    )
+    out = merge(text, [exposure(depends_on=THREE, maturity=None)], path=PATH)
+    assert changed_lines(text, out) == ["-    maturity: high"]
+    assert "      email: jane@acme.com\n    # about the dependencies\n    depends_on:\n" in out
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        ("Description", "'Description'"),
+        ("description, owner", "'description, owner'"),
+        ("config.meta.hex.nope", "'config.meta.hex.nope'"),
+    ],
+)
+def test_a_keep_entry_naming_no_tool_field_is_a_warning(entry: str, problem: str) -> None:
+    text = BASE.replace("managed: true,", f"managed: true, keep: ['{entry}'],")
+    warnings = yaml_merge.keep_warnings(text, path=PATH)
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"{PATH}: exposure 'hex_weekly_revenue': keep entry {problem}")
+    out = merge(text, [exposure(depends_on=THREE, description="New")], path=PATH)
+    assert managed_data(out)["hex_weekly_revenue"]["description"] == "New"  # pins nothing
+
+
+def test_a_child_keep_path_pins_only_that_child() -> None:
+    text = BASE.replace("managed: true,", "managed: true, keep: [config.meta.hex.status],")
+    assert yaml_merge.keep_warnings(text, path=PATH) == []
+    meta = {"status": "Draft", "categories": ["Ops"], "published": False}
+    out = merge(text, [exposure(depends_on=THREE, hex_meta=meta)], path=PATH)
+    hex_meta = managed_data(out)["hex_weekly_revenue"]["config"]["meta"]["hex"]
+    assert hex_meta == {"status": "Production", "categories": ["Ops"], "published": False}
+    assert merge(out, [exposure(depends_on=THREE, hex_meta=meta)], path=PATH) == out
+
+
+def test_two_managed_exposures_named_alike_by_hand_are_one_clear_error() -> None:
+    two = merge(None, [exposure(), exposure(PID_B, "hex_zeta")], path=PATH)
+    clash = two.replace("name: hex_zeta", "name: hex_weekly_revenue")
+    for call in (
+        lambda: read_managed(clash, path=PATH),
+        lambda: merge(clash, [exposure(), exposure(PID_B, "hex_zeta")], path=PATH),
+    ):
+        with pytest.raises(ExposuresFileError) as info:
+            call()
+        message = str(info.value)
+        assert "\n" not in message and "internal error" not in message
+        assert PID_A in message and PID_B in message and "'hex_weekly_revenue'" in message
+    with pytest.raises(ExposuresFileError, match="named alike"):
+        merge(None, [exposure(), exposure(PID_B)], path=PATH)  # never a ValueError
+
+
+def test_a_tab_before_a_comment_and_a_dash_with_a_comment_are_edited_in_place() -> None:
+    text = BASE.replace("    label: Weekly Revenue\n", "    label: Weekly Revenue\t# tab\n")
+    text = text.replace(
+        "  - name: hex_weekly_revenue\n", "  - # ours\n    name: hex_weekly_revenue\n"
+    )
+    out = merge(text, [exposure(depends_on=THREE, label="New", maturity=None)], path=PATH)
+    assert changed_lines(text, out) == [
+        "-    label: Weekly Revenue\t# tab",
+        "+    label: New\t# tab",
+        "-    maturity: high",
+    ]
+
+
+def test_an_anchor_and_its_alias_in_one_exposure_are_edited_in_place() -> None:
+    text = BASE.replace("    label: Weekly Revenue\n", "    label: &title Weekly Revenue\n")
+    text = text.replace("      meta:\n", "      meta:\n        title: *title\n")
+    out = merge(text, [exposure(depends_on=THREE, label="New")], path=PATH)
+    assert changed_lines(text, out) == [
+        "-    label: &title Weekly Revenue",
+        "+    label: New",
+        "-        title: *title",
+        "+        title: Weekly Revenue",
+    ]
+    assert managed_data(out)["hex_weekly_revenue"]["config"]["meta"]["title"] == "Weekly Revenue"
+
+
+def test_an_alias_on_the_last_line_of_an_exposure_is_kept() -> None:
+    text = BASE.replace("version: 2\n", "version: 2\nx-defaults: &status Production\n")
+    text = text.replace("{status: Production,", "{status: *status,")
+    out = merge(text, [exposure(depends_on=THREE[:1], label="New")], path=PATH)
+    assert "{status: *status," in out
+    assert changed_lines(text, out) == [
+        "-    label: Weekly Revenue",
+        "+    label: New",
+        "-      - ref('b')",
+        "-      - ref('c')",
+    ]
+
+
+def test_an_anchor_another_exposure_aliases_is_refused_at_its_own_line() -> None:
+    text = BASE.replace("    description: Revenue by week.\n", "    description: &d Revenue.\n")
+    text += "  - name: mine\n    type: ml\n    owner: {name: x}\n    description: *d\n"
+    line = text.splitlines().index("    description: &d Revenue.") + 1
+    with pytest.raises(ExposuresFileError) as info:
+        merge(text, [exposure(depends_on=THREE, description="Other")], path=PATH)
+    assert str(info.value).startswith(f"{PATH}: line {line}, column 18: ")
+    assert "internal error" not in str(info.value)
+    # Nothing to change under the anchor: merged as usual.
+    out = merge(text, [exposure(depends_on=THREE, description="Revenue.", label="L")], path=PATH)
+    assert out.endswith("    description: *d\n") and "label: L\n" in out
+
+
+FOUR_SPACES = """\
+version: 2
+exposures:
+    -   name: mine
+        type: ml
+        owner:
+            name: me
+        depends_on:
+            - ref('a')
+"""
+INDENTLESS = """\
+version: 2
+exposures:
+- name: mine
+  type: ml
+  owner:
+    name: me
+  depends_on:
+  - ref('a')
+"""
+
+
+@pytest.mark.parametrize("text", [FOUR_SPACES, INDENTLESS, INDENTLESS.replace("\n", "\r\n")])
+def test_new_exposures_follow_the_files_indentation_and_line_ending(text: str) -> None:
+    out = merge(text, [exposure(depends_on=THREE)], path=PATH)
+    assert out.startswith(text)
+    new = out[len(text) :]
+    nl = "\r\n" if "\r\n" in text else "\n"
+    assert "\n" not in new.replace("\r\n", "") if nl == "\r\n" else "\r" not in new
+    mine = text.split(nl)[2]  # the first exposure's dash line
+    dash = mine[: mine.index("name")]
+    nested = text.split(nl)[5][: -len("name: me")]  # owner's keys
+    items = text.split(nl)[7][: -len("- ref('a')")]  # depends_on's dashes
+    lines = new.split(nl)
+    assert f"{dash}name: hex_weekly_revenue" in lines
+    assert f"{nested}name: Jane Doe" in lines
+    assert f"{items}- ref('a')" in lines
+    assert managed_data(out.replace("\r\n", "\n"))["hex_weekly_revenue"]["depends_on"] == list(
+        THREE
+    )
+    assert merge(out, [exposure(depends_on=THREE)], path=PATH) == out
+
+
+def test_one_crlf_line_does_not_make_new_lines_crlf() -> None:
+    text = INDENTLESS.replace("  type: ml\n", "  type: ml\r\n")
+    out = merge(text, [exposure()], path=PATH)
+    assert out.count("\r\n") == 1
