@@ -180,7 +180,8 @@ def merge(
             "[...]); write it in block style so it can be merged"
         )
     plans = _plans(doc, wanted, layout)
-    fresh = [e for e in exposures if e.project_id not in {i.project_id for i in doc.items}]
+    in_file = {i.project_id for i in doc.items}
+    fresh = [e for e in exposures if e.project_id not in in_file]
     if not fresh and all(p is not None and not p for p in plans):
         return bom + doc.text
     edits = _edits(doc, plans, wanted, layout, path)

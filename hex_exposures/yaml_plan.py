@@ -91,7 +91,7 @@ def order_of(parent: Path) -> tuple[str, ...]:
 
 def get(data: Any, path: Path) -> Any:
     for key in path:
-        if not isinstance(data, Mapping) or key not in data:
+        if not isinstance(data, dict) or key not in data:  # PyYAML data: plain dicts
             return MISSING
         data = data[key]
     return data
@@ -266,9 +266,9 @@ def same(have: Any, want: Any) -> bool:
         return have is None or have is MISSING
     if want is None:
         return have is None
-    if isinstance(want, Mapping):
+    if isinstance(want, dict):
         return (
-            isinstance(have, Mapping)
+            isinstance(have, dict)
             and have.keys() == want.keys()
             and all(same(have[k], v) for k, v in want.items())
         )

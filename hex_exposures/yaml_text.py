@@ -12,6 +12,7 @@ that allows one, else double quotes with escapes.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -55,8 +56,10 @@ _ESCAPE = re.compile(
 _SHORT = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0"}
 
 
+@functools.lru_cache(maxsize=4096)
 def simple(text: str, *, flow: bool) -> bool:
-    """True when `text` is plain in YAML 1.1 and 1.2 alike, so it needs no quotes."""
+    """True when `text` is plain in YAML 1.1 and 1.2 alike, so it needs no quotes (cached:
+    a big first sync writes the same statuses, tags and owners thousands of times)."""
     pattern = _FLOW_PLAIN if flow else _BLOCK_SIMPLE
     return (
         pattern.fullmatch(text) is not None
