@@ -9,7 +9,11 @@ exposures. For each pair:
 - every byte outside the managed fields survives: the text above and below the list, each
   hand-written exposure's chunk, every comment line between exposures, every full-line
   comment inside a managed exposure that stays;
-- PyYAML (``yaml.safe_load``, dbt's reader) reads each managed field as intended, a pinned
+- every line that holds no tool-owned value (person keys in any YAML spelling, anchors and
+  aliases, full-line comments wherever they are: between list items, under a key the tool
+  deletes, inside flow collections, after `- `) is in the output verbatim and in order, in
+  4-space, indentless and CRLF files; new exposures follow the file's list indentation;
+- PyYAML (libyaml's loader, dbt's reader) reads each managed field as intended, a pinned
   field as it was, a person's extra key as it was;
 - merging the result again changes no byte.
 
@@ -153,6 +157,14 @@ def dq(text: str) -> str:
     return "".join(out)
 
 
+# dbt reads with libyaml's loader when PyYAML has it (it allows a tab before a comment).
+LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load(text: str) -> Any:
+    return yaml.load(text, Loader=LOADER)
+
+
 def loads(scalar: str) -> Any:
     return yaml.safe_load("k: " + scalar)["k"]
 
@@ -176,6 +188,9 @@ class Case(NamedTuple):
     gap_lines: tuple[str, ...]  # comment lines between exposures, byte for byte
     managed: tuple[Managed, ...]
     wanted: tuple[Exposure, ...]
+    person_lines: tuple[str, ...]  # lines holding no tool value, in order: all must stay
+    d: int  # the list's indent under `exposures:`
+    classes: frozenset[str]  # which of CLASSES this file exercises
 
 
 class _Writer:
@@ -245,15 +260,70 @@ KEEPS = [
     ("maturity", "type"),
     ("url",),
     ("config.meta.hex",),
+    ("config.meta.hex.status",),  # a child path pins only that child
+    ("Description",),  # names no tool field: a warning, nothing pinned
+    ("description, owner",),  # one entry, not two: nothing pinned
 ]
+# A person's values under meta, in YAML's many spellings: (first line, continuation lines).
+PERSON_SPELLINGS: list[tuple[str, tuple[str, ...]]] = [
+    ("+12", ()),
+    ("~", ()),
+    (".NaN", ()),
+    ("-.inf", ()),
+    ("2024-01-01", ()),
+    ("2024-01-01 10:00:00", ()),
+    ('"esc \\x41 \\t tab"', ()),
+    ("'it''s'", ()),
+    ("!!str 12", ()),
+    ("0o17", ()),
+    ("1_000", ()),
+    ("{a: 1,   b: [x,  y]}", ()),
+    ("|-", ("literal", "  kept")),
+    (">+", ("folded", "text", "")),
+    ("plain", ("continued plain",)),
+    ("'single", ("quoted'",)),
+    ('"double', ('quoted"',)),
+    ("[a,  # c-first", ("b]",)),
+]
+CLASSES = (
+    "comment between depends_on items",
+    "comment under a deleted first key",
+    "comment inside a flow collection",
+    "person key spelling under meta",
+    "maturity after a nested block",
+    "keep child or unknown path",
+    "tab before a comment",
+    "dash with a comment",
+    "anchor and alias in one exposure",
+    "4-space indent",
+    "indentless list",
+    "crlf",
+)
+
+
+def _quote_keep(entry: str) -> str:
+    return f"'{entry}'" if re.search(r"[ ,A-Z]", entry) else entry
 
 
 def _managed_lines(
-    draw: Any, w: _Writer, pid: str, name: str, want: Exposure | None, d: int
-) -> tuple[list[str], Managed]:
-    """One managed exposure in block style, its keys in any order, stale or current values."""
+    draw: Any,
+    w: _Writer,
+    pid: str,
+    name: str,
+    want: Exposure | None,
+    d: int,
+    u: int,
+    flags: set[str],
+) -> tuple[list[tuple[str, bool]], Managed]:
+    """One managed exposure in block style, its keys in any order, stale or current values.
+
+    Each line comes with `person`: True when it holds no tool-owned value, so it must be in
+    the output verbatim and in order while the exposure stays."""
     i = " " * (d + 2)
+    s = " " * u  # one nesting level in this file's style
     keep = draw(st.sampled_from(KEEPS))
+    if keep and keep[0] in ("config.meta.hex.status", "Description", "description, owner"):
+        flags.add("keep child or unknown path")
     extras: list[tuple[str, ...]] = []
     must: list[str] = []
 
@@ -263,78 +333,129 @@ def _managed_lines(
         text = w.comment()
         if must_survive:
             must.append(text)
+        if LOADER is not yaml.SafeLoader and draw(st.integers(0, 3)) == 0:
+            flags.add("tab before a comment")  # libyaml (dbt's reader) allows it
+            return draw(st.sampled_from(["\t", " \t"])) + text
         return "   " + text
 
-    entries: list[list[str]] = [
-        [f"name: {name}{eol()}"],
-        [f"label: {_scalar_text(draw, want.label if want else None)}{eol()}"],
-        [f"type: {draw(st.sampled_from(['dashboard', 'notebook', 'application']))}"],
-        [f"url: https://app.hex.tech/acme/hex/{pid}"],
+    def full_comment(indent: str) -> tuple[str, bool]:
+        text = w.comment()
+        must.append(text)
+        return indent + text, True
+
+    T, P = False, True
+    entries: list[list[tuple[str, bool]]] = [
+        [(f"label: {_scalar_text(draw, want.label if want else None)}{eol()}", T)],
+        [(f"type: {draw(st.sampled_from(['dashboard', 'notebook', 'application']))}", T)],
+        [(f"url: https://app.hex.tech/acme/hex/{pid}", T)],
     ]
     if draw(st.booleans()):
-        # A comment on a field the tool may delete (no Hex status) may go with it.
+        # Below it, a comment that belongs to the next key: it stays when maturity goes.
         entries.append(
-            [f"maturity: {draw(st.sampled_from(['high', 'low', 'medium']))}{eol(False)}"]
+            [(f"maturity: {draw(st.sampled_from(['high', 'low', 'medium']))}{eol(False)}", T)]
         )
     if draw(st.integers(0, 3)) == 0:
-        entries.append(["description: |", "  A literal block", "  of two lines."])
+        entries.append(
+            [("description: |", T), (s + "A literal block", T), (s + "of two lines.", T)]
+        )
     else:
         entries.append(
-            [f"description: {_scalar_text(draw, want.description if want else None)}{eol()}"]
+            [(f"description: {_scalar_text(draw, want.description if want else None)}{eol()}", T)]
         )
     owner_name = _scalar_text(draw, want.owner_name if want and want.owner_name else None)
     email = dq(draw(st.sampled_from(EMAILS)))
     if draw(st.booleans()):
-        owner = ["owner:", f"  name: {owner_name}", f"  email: {email}"]
+        pair = [(f"{s}name: {owner_name}", T), (f"{s}email: {email}", T)]
         if draw(st.booleans()):
-            owner.append(f"  slack: '#chan'{eol()}")
+            # The first key may be deleted (no email from Hex): the comment under it stays.
+            pair = [pair[1], full_comment(s), pair[0]]
+            flags.add("comment under a deleted first key")
+        owner = [("owner:", T), *pair]
+        if draw(st.booleans()):
+            owner.append((f"{s}slack: '#chan'{eol()}", P))
             extras.append(("owner", "slack"))
         entries.append(owner)
     else:
-        entries.append([f"owner: {{name: {dq(draw(TEXTS))}, email: {email}}}"])
+        entries.append([(f"owner: {{name: {dq(draw(TEXTS))}, email: {email}}}", T)])
     deps = draw(st.lists(st.sampled_from(DEPS), max_size=3, unique=True))
     if deps and draw(st.booleans()):
-        # A comment on a dependency the tool drops may go with it.
-        entries.append(["depends_on:", *(f"  - {dep}{eol(False)}" for dep in deps)])
+        lead = "" if d == 0 and draw(st.booleans()) else s
+        if not lead:
+            flags.add("indentless list")
+        block: list[tuple[str, bool]] = [("depends_on:", T)]
+        for k, dep in enumerate(deps):
+            if k and draw(st.booleans()):
+                block.append(full_comment(lead))
+                flags.add("comment between depends_on items")
+            # A comment at the end of a dependency the tool drops goes with it.
+            block.append((f"{lead}- {dep}{eol(False)}", T))
+        entries.append(block)
     else:
-        entries.append([f"depends_on: [{', '.join(dq(dep) for dep in deps)}]"])
+        entries.append([(f"depends_on: [{', '.join(dq(dep) for dep in deps)}]", T)])
     marker = ["managed: true", f"project_id: {pid}"]
-    if keep:
-        marker.append(f"keep: [{', '.join(keep)}]")
+    keep_line = f"keep: [{', '.join(_quote_keep(k) for k in keep)}]" if keep else ""
     tag = draw(st.sampled_from(["", ", finance", ", yes"]))
-    config = ["config:", f"  tags: [hex{tag}]", "  meta:"]
+    config: list[tuple[str, bool]] = [("config:", P), (f"{s}tags: [hex{tag}]", T), (f"{s}meta:", P)]
+    anchor = ""
+    m2, m3 = s * 2, s * 3
     if draw(st.booleans()):
-        config.append(f"    team: {draw(st.sampled_from(ODD_YAML))}{eol()}")
+        first, more = draw(st.sampled_from(PERSON_SPELLINGS))
+        if "c-first" in first:
+            flags.add("comment inside a flow collection")
+        if draw(st.booleans()) and not more and not first.startswith(("!!", "{")):
+            anchor = f"a{pid[:4]}"
+            first = f"&{anchor} {first}"
+        config.append((f"{m2}team: {first}{eol() if not more else ''}", P))
+        config += [(f"{m3}{line}" if line else "", P) for line in more]
         extras.append(("config", "meta", "team"))
+        flags.add("person key spelling under meta")
     if draw(st.booleans()):
-        config.append(f"    hex_exposures: {{{', '.join(marker)}}}")
-    else:
-        config += ["    hex_exposures:", *(f"      {m}" for m in marker)]
         if draw(st.booleans()):
-            config.append(f"      note: {draw(st.sampled_from(ODD_YAML))}")
+            # A flow mapping over two lines with a comment inside it.
+            text = w.comment()
+            must.append(text)
+            flags.add("comment inside a flow collection")
+            config.append((f"{m2}hex_exposures: {{managed: true,  {text}", T))
+            config.append((f"{m3}project_id: {pid}{', ' + keep_line if keep else ''}}}", T))
+        else:
+            config.append(
+                (f"{m2}hex_exposures: {{{', '.join(marker + ([keep_line] if keep else []))}}}", T)
+            )
+    else:
+        config += [(f"{m2}hex_exposures:", P), *((f"{m3}{m}", T) for m in marker)]
+        if keep:
+            config.append((f"{m3}{keep_line}", P))
+        if draw(st.booleans()):
+            config.append((f"{m3}note: {draw(st.sampled_from(ODD_YAML))}", P))
             extras.append(("config", "meta", "hex_exposures", "note"))
     status = draw(st.sampled_from(["Production", "null", "yes", "'12:30'"]))
-    config.append(f"    hex: {{status: {status}, categories: [], published: false}}")
+    config.append((f"{m2}hex: {{status: {status}, categories: [], published: false}}", T))
     entries.append(config)
     if draw(st.booleans()):
-        entries.append([f"team_notes: {draw(st.sampled_from(ODD_YAML))}{eol()}"])
+        entries.append([(f"team_notes: {draw(st.sampled_from(ODD_YAML))}{eol()}", P)])
         extras.append(("team_notes",))
-    first, rest = entries[0], draw(st.permutations(entries[1:]))
-    lines: list[str] = []
-    previous: list[str] = []
-    for n, entry in enumerate([first, *rest]):
+    rest = draw(st.permutations(entries))
+    dash = draw(st.integers(0, 4)) == 0
+    lines: list[tuple[str, bool]] = []
+    if dash:
+        flags.add("dash with a comment")
+        text = w.comment()
+        must.append(text)
+        lines.append((" " * d + "- " + text, P))
+        lines.append((i + f"name: {name}{eol()}", T))
+    else:
+        lines.append((" " * d + f"- name: {name}{eol()}", T))
+    for n, entry in enumerate(rest):
         if n and draw(st.integers(0, 4)) == 0:
-            text = w.comment()
-            # Known, minor (see the report of issue 8): ruamel keeps a comment below a flow
-            # mapping on the mapping's last key, so it goes when the tool deletes that key (no
-            # owner email), and a comment right above a key the tool deletes (no maturity)
-            # can go with that key when a nested collection precedes it.
-            if not (previous[0].startswith("owner: {") or entry[0].startswith("maturity:")):
-                must.append(text)
-            lines.append(i + text)
-        previous = entry
-        for k, line in enumerate(entry):
-            lines.append((" " * d + "- " if n == 0 and k == 0 else i) + line)
+            lines.append(full_comment(i))
+            if rest[n - 1][0][0].endswith(":") and entry[0][0].startswith("maturity:"):
+                flags.add("maturity after a nested block")
+        for line, person in entry:
+            lines.append((i + line if line else "", person))
+    if anchor and draw(st.booleans()):
+        lines.append((i + f"person_alias: *{anchor}", P))  # an alias on the exposure's last line
+        extras.append(("person_alias",))
+        flags.add("anchor and alias in one exposure")
     return lines, Managed(pid, name, keep, tuple(extras), tuple(must))
 
 
@@ -375,7 +496,15 @@ def _pid(n: int) -> str:
 def cases(draw: Any) -> Case:
     w = _Writer(draw)
     d = draw(st.sampled_from([0, 2, 4]))
+    u = draw(st.sampled_from([2, 2, 4]))
     nl = draw(st.sampled_from(["\n", "\n", "\r\n"]))
+    flags: set[str] = set()
+    if u == 4:
+        flags.add("4-space indent")
+    if d == 0:
+        flags.add("indentless list")
+    if nl == "\r\n":
+        flags.add("crlf")
     n_hand = draw(st.integers(0, 3))
     n_managed = draw(st.integers(0, 4))
     n_new = draw(st.integers(0, 2))
@@ -400,14 +529,15 @@ def cases(draw: Any) -> Case:
     if draw(st.booleans()) and models_first:
         head_lines += models
 
-    items: list[tuple[str, list[str]]] = []  # (kind, lines)
+    items: list[tuple[str, list[tuple[str, bool]], bool]] = []  # (kind, lines, stays)
     managed: list[Managed] = []
     for p in file_pids:
-        lines, m = _managed_lines(draw, w, p, names[p], by_pid.get(p), d)
-        items.append(("managed", lines))
+        lines, m = _managed_lines(draw, w, p, names[p], by_pid.get(p), d, u, flags)
+        items.append(("managed", lines, p in kept_pids))
         managed.append(m)
     for k in range(n_hand):
-        items.append(("hand", _hand_lines(draw, w, f"hand_{k}", d, lookalike)))
+        hand = _hand_lines(draw, w, f"hand_{k}", d, lookalike)
+        items.append(("hand", [(line, True) for line in hand], True))
     items = draw(st.permutations(items))
 
     tail_lines = []
@@ -416,29 +546,41 @@ def cases(draw: Any) -> Case:
     tail_lines += [w.comment() for _ in range(draw(st.integers(0, 2)))]
 
     body: list[str] = []
+    person: list[str] = list(head_lines)
     gap_lines: list[str] = []
     hand_chunks: list[str] = []
     if items:
-        body.append("exposures:" + w.maybe_eol(draw(st.booleans())))
-        for k, (kind, lines) in enumerate(items):
+        first = "exposures:" + w.maybe_eol(draw(st.booleans()))
+        body.append(first)
+        if wanted or any(stays for _, _, stays in items):
+            person.append(first)  # with nothing left in it, it may become `exposures: []`
+        for k, (kind, tagged, stays) in enumerate(items):
             gap = []
             for _ in range(draw(st.integers(0, 2))):
                 gap.append(" " * draw(st.sampled_from([0, d, d + 2])) + w.comment())
             if k and draw(st.booleans()):
                 gap.insert(0, draw(st.sampled_from(["", "  "])))
             gap_lines += [g for g in gap if g.strip()]
+            # Comments above an exposure stay even when it goes; a blank line between two
+            # exposures may go with either.
+            person += [g for g in gap if g.strip() or (stays and items[k - 1][2])]
+            lines = [line for line, _ in tagged]
             body += gap + lines
+            if stays:
+                person += [line for line, is_person in tagged if is_person]
             if kind == "hand":
                 hand_chunks.append(nl.join(lines) + nl)
     else:
         form = draw(st.sampled_from(["exposures: []", "exposures:", "exposures: ~", None]))
         if form is not None:
             body.append(form + w.maybe_eol(draw(st.booleans())))
+    person += tail_lines
     head = nl.join(head_lines) + nl if head_lines else ""
     tail = nl.join(tail_lines) + nl if tail_lines else ""
     text = head + (nl.join(body) + nl if body else "") + tail
     if not body:
         head, tail = text, ""
+        person = []
     return Case(
         text=text,
         nl=nl,
@@ -448,7 +590,34 @@ def cases(draw: Any) -> Case:
         gap_lines=tuple(gap_lines),
         managed=tuple(managed),
         wanted=tuple(wanted),
+        person_lines=tuple(person),
+        d=d,
+        classes=frozenset(
+            flags if managed else flags & {"crlf", "indentless list", "4-space indent"}
+        ),
     )
+
+
+def _in_order(lines: list[str], want: tuple[str, ...]) -> str | None:
+    """The first of `want` that is not in `lines` after the one before it, or None."""
+    at = 0
+    for line in want:
+        try:
+            at = lines.index(line, at) + 1
+        except ValueError:
+            return line
+    return None
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal data, NaN equal to NaN (a person may write `.NaN`)."""
+    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
+        return True
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
 
 
 # --- what dbt reads ---------------------------------------------------------------------------
@@ -511,8 +680,8 @@ def _others(data: Any) -> dict[str, Any]:
 
 def _check(case: Case, out: str) -> None:
     nl = case.nl
-    before = yaml.safe_load(case.text)
-    after = yaml.safe_load(out)
+    before = load(case.text)
+    after = load(out)
     if before is None:  # a new file (or comments only) gets `version: 2`
         assert _others(after) in ({}, {"version": 2})
     else:
@@ -528,11 +697,19 @@ def _check(case: Case, out: str) -> None:
         assert line in lines, line
     if "\r\n" in case.text:
         assert "\n" not in out.replace("\r\n", "")
+    # The textual invariant: every line that holds no tool-owned value, verbatim and in order.
+    missing = _in_order(out.split(nl), case.person_lines)
+    assert missing is None, missing
+    # New exposures follow the file's own list indentation.
+    if case.managed or case.hand_chunks:
+        for line in out.split(nl):
+            if line.lstrip().startswith("- name: hex_new_"):
+                assert line.startswith(" " * case.d + "- name: hex_new_"), line
 
     # Hand-written exposures: the same data, in the same order.
     hand_before = [e for e in _exposures(before) if _pid_of(e) is None]
     hand_after = [e for e in _exposures(after) if _pid_of(e) is None]
-    assert hand_after == hand_before
+    assert _same(hand_after, hand_before)
 
     # Managed exposures: one per wanted project, each field as meant, pinned ones as they were.
     old = {_pid_of(e): e for e in _exposures(before) if _pid_of(e) is not None}
@@ -553,7 +730,7 @@ def _check(case: Case, out: str) -> None:
                 assert _reads_as(have, value), (e.name, path, have, value)
         if m is not None:
             for path in m.extras:
-                assert _get(data, path) == _get(old[e.project_id], path), (e.name, path)
+                assert _same(_get(data, path), _get(old[e.project_id], path)), (e.name, path)
             for comment in m.must_comments:
                 assert comment in out, (e.name, comment)
     names = [str(e["name"]) for e in new]
@@ -574,6 +751,8 @@ def _check(case: Case, out: str) -> None:
 @given(case=cases())
 def test_merge_keeps_a_persons_work_writes_what_it_means_and_is_idempotent(case: Case) -> None:
     COUNTS["cases"] += 1
+    for name in case.classes:
+        COUNTS[name] += 1
     try:
         out = merge(case.text, list(case.wanted), path=PATH)
     except ExposuresFileError as err:
@@ -613,11 +792,11 @@ def test_a_second_sync_with_different_output_still_keeps_everything(
     for line in case.gap_lines:
         assert line in set(out.split(case.nl))
     assert out.startswith(case.head) and out.endswith(case.tail)
-    data_after = yaml.safe_load(out)
+    data_after = load(out)
     by_pid = {_pid_of(e): e for e in _exposures(data_after) if _pid_of(e) is not None}
     assert set(by_pid) == {e.project_id for e in later}
     keep = {m.pid: m.keep for m in case.managed}
-    old = {_pid_of(e): e for e in _exposures(yaml.safe_load(case.text)) if _pid_of(e)}
+    old = {_pid_of(e): e for e in _exposures(load(case.text)) if _pid_of(e)}
     for e in later:
         for path, value in _fields(e):
             if _kept(path, keep.get(e.project_id, ())):
@@ -693,7 +872,7 @@ def test_a_value_ending_in_newlines_replacing_one_above_a_comment_reads_back(tex
         "    label: L\n", "    label: yes\n    # about the type\n"
     )
     out = merge(before, [_one(pid, label=text)], path=PATH)
-    assert yaml.safe_load(out)["exposures"][0]["label"] == text
+    assert load(out)["exposures"][0]["label"] == text
     assert "    # about the type\n" in out
 
 
@@ -704,7 +883,7 @@ def test_multi_line_text_with_lines_starting_with_a_tab_reads_back(text: str) ->
     pid = _pid(3)
     for before in (None, merge(None, [_one(pid)], path=PATH)):
         out = merge(before, [_one(pid, description=text)], path=PATH)
-        assert yaml.safe_load(out)["exposures"][0]["description"] == text
+        assert load(out)["exposures"][0]["description"] == text
 
 
 def test_zz_counts() -> None:
