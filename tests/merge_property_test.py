@@ -654,7 +654,8 @@ def _fields(e: Exposure) -> list[tuple[tuple[str, ...], Any]]:
         (("config", "tags"), list(e.tags)),
         (("config", "meta", "hex_exposures", "managed"), True),
         (("config", "meta", "hex_exposures", "project_id"), e.project_id),
-        (("config", "meta", "hex"), dict(e.hex_meta)),
+        # meta.hex is owned whole, but `keep` may pin one child (config.meta.hex.status).
+        *((("config", "meta", "hex", str(k)), v) for k, v in e.hex_meta.items()),
     ]
 
 
@@ -728,6 +729,9 @@ def _check(case: Case, out: str) -> None:
                 assert have == _get(old[e.project_id], path), (e.name, path)
             else:
                 assert _reads_as(have, value), (e.name, path, have, value)
+        hex_keys = _get(data, ("config", "meta", "hex"))
+        if not _kept(("config", "meta", "hex"), keep):
+            assert isinstance(hex_keys, dict) and set(hex_keys) == set(e.hex_meta), hex_keys
         if m is not None:
             for path in m.extras:
                 assert _same(_get(data, path), _get(old[e.project_id], path)), (e.name, path)
