@@ -403,7 +403,7 @@ def _managed_lines(
         if "c-first" in first:
             flags.add("comment inside a flow collection")
         if draw(st.booleans()) and not more and not first.startswith(("!!", "{")):
-            anchor = f"a{pid[:4]}"
+            anchor = f"a{pid[:8]}"  # unique per file: PyYAML refuses a duplicate anchor
             first = f"&{anchor} {first}"
         config.append((f"{m2}team: {first}{eol() if not more else ''}", P))
         config += [(f"{m3}{line}" if line else "", P) for line in more]
