@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import codecs
 import gc
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import msgspec
+
+from . import safety
 
 
 @contextmanager
@@ -35,7 +38,13 @@ def loads(raw: bytes | str) -> Any:
     """One JSON value (msgspec: 3.7x the stdlib's speed on a snapshot's lines).
 
     Raises ValueError (msgspec.DecodeError, invalid UTF-8 included) or RecursionError.
+    msgspec refuses a lone UTF-16 surrogate escape (``"\\ud83d"``), which no UTF-8 file or
+    terminal can hold; such a value is decoded by the stdlib instead and the surrogate
+    becomes U+FFFD (only values whose bytes hold such an escape take that path).
     """
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    if safety.may_hold_surrogates(data):
+        return safety.fix_surrogates(json.loads(data.decode("utf-8", "surrogatepass")))
     return _DECODER.decode(raw)
 
 
@@ -49,4 +58,6 @@ def json_from_bytes(raw: bytes) -> Any:
     if raw.startswith(codecs.BOM_UTF8):
         raw = raw[len(codecs.BOM_UTF8) :]
     with gc_paused():
+        if safety.may_hold_surrogates(raw):
+            return safety.fix_surrogates(json.loads(raw.decode("utf-8")))
         return _DECODER.decode(raw)

@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from . import safety
 from .errors import ConfigError
 from .records import WAREHOUSES, Settings
 
@@ -128,9 +129,9 @@ def _check(s: Settings) -> Settings:
     bad = [v for v in s.maturity_map.values() if v not in ("high", "medium", "low")]
     if bad:
         raise ConfigError(f"maturity_map: {bad[0]!r} is not one of: high, medium, low")
-    hex_url = s.hex_url.strip()
-    if not hex_url.startswith(("https://", "http://")):
-        raise ConfigError(f"--hex-url: {hex_url!r} must start with https://")
+    # --hex-url, HEX_URL or the config's hex_url: https only (http to loopback), checked
+    # here, before any connection can carry the token.
+    hex_url = safety.check_hex_url(s.hex_url)
     return s._replace(
         include_context=contexts,
         bigquery_project=_as_tuple(s.bigquery_project, "--bigquery-project"),

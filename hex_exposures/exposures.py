@@ -16,8 +16,9 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
+from hex_exposures import safety
 from hex_exposures.records import Exposure, HexProject
 
 NAME_PREFIX = "hex_"
@@ -168,17 +169,14 @@ def project_url(hex_url: str, workspace: str | None, project_id: str) -> str:
     path without the workspace segment, because Hex's web routes need the workspace and
     there is nothing better to guess.
     """
-    base = hex_url.strip()
-    if "://" not in base:
-        base = "https://" + base
-    parts = urlsplit(base)
-    path = parts.path.rstrip("/")
+    scheme, netloc, path = safety.link_base(hex_url)  # path percent-encoded: no Jinja
+    path = path.rstrip("/")
     for suffix in ("/api/v1", "/api"):
         if path.endswith(suffix):
             path = path[: -len(suffix)]
             break
     segments = [workspace, "hex", project_id] if workspace else ["hex", project_id]
-    return f"{parts.scheme}://{parts.netloc}{path}/" + "/".join(quote(s, safe="") for s in segments)
+    return f"{scheme}://{netloc}{path}/" + "/".join(quote(s, safe="") for s in segments)
 
 
 def maturity(status: str | None, maturity_map: Mapping[str, str]) -> str | None:
@@ -219,7 +217,8 @@ def build_exposure(
     maturity_map: Mapping[str, str],
     owner_map: Mapping[str, str],
 ) -> Exposure:
-    """The exposure the tool wants for `project`; every free text is already Jinja-safe."""
+    """The exposure the tool wants for `project`; every string dbt renders is Jinja-safe
+    (the url too; the project id is a UUID, `pipeline.run` skips any other)."""
     email = project.owner_email or project.creator_email
     categories = [jinja_safe(_lines(c)) for c in project.categories]
     tags = sorted({_snake(c) for c in project.categories} - {"", "hex"})
@@ -228,7 +227,7 @@ def build_exposure(
         label=jinja_safe(_lines(project.title)) if project.title else name,
         type="dashboard" if project.published else "notebook",
         maturity=maturity(project.status, maturity_map),
-        url=url,
+        url=jinja_safe(url),
         description=jinja_safe(_lines(project.description or "")),
         owner_name=jinja_safe(_lines(owner_name(email, owner_map))),
         owner_email=jinja_safe(_lines(email)) if email else None,

@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from typing import Any, NamedTuple
 
-from . import __version__, hex_comment, sql_columns, sql_tables, yaml_merge
+from . import __version__, hex_comment, safety, sql_columns, sql_tables, yaml_merge
 from . import columns as cols
 from . import exposures as expo
 from .errors import ConfigError
@@ -33,7 +33,8 @@ KEPT_NOTE = (
 class ProjectReport(NamedTuple):
     project_id: str
     title: str
-    # exposed | kept | kept_no_dbt_nodes | no_dbt_nodes | not_run | trashed | archived | component
+    # exposed | kept | kept_no_dbt_nodes | no_dbt_nodes | not_run | trashed | archived |
+    # component | invalid_id
     status: str
     exposure: str | None
     depends_on: tuple[str, ...]
@@ -459,12 +460,36 @@ def decide(
     memo = {} if memo is None else memo
     forbidden = {dependency(f.relation, index) for f in index.forbidden.values()}
     decisions: dict[str, Decision] = {}
+    # Hex ids are UUIDs; any other id (a hostile snapshot or server) is never written where
+    # dbt renders Jinja: the project gets a report line and no exposure.
+    for project in projects:
+        if not safety.is_uuid(project.id):
+            decisions[project.id] = _invalid_id(project)
     for project in sorted(projects, key=lambda p: p.id):
+        if project.id in decisions:
+            continue
         found = evidence.get(project.id)
         decisions[project.id] = _decide_one(
             project, found, index, prior, memo, forbidden, column_schema
         )
     return decisions
+
+
+def _invalid_id(project: HexProject) -> Decision:
+    report = ProjectReport(
+        project_id=project.id,
+        title=project.title,
+        status="invalid_id",
+        exposure=None,
+        depends_on=(),
+        nodes=(),
+        unmatched=(),
+        notes=("the Hex project id is not a UUID: no exposure",),
+        queries=0,
+        runs=0,
+        unparsed=0,
+    )
+    return Decision(project=project, report=report, depends_on=None)
 
 
 def _decide_one(

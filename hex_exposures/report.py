@@ -147,6 +147,9 @@ def summary_line(report: Report) -> str:
         f"{plural(len(report.projects), 'Hex project')}, {exposed} with exposures",
         f"{plural(report.queries, 'query record')} ({report.warehouse})",
     ]
+    invalid = sum(1 for p in report.projects if p.status == "invalid_id")
+    if invalid:
+        parts.append(f"{invalid} skipped: project id is not a UUID")
     if report.skipped_no_comment:
         parts.append(f"{report.skipped_no_comment} without a readable Hex comment")
     if report.skipped_context:

@@ -25,6 +25,7 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,6 +38,7 @@ from hex_exposures.errors import HexExposuresError
 from hex_exposures.exposures import NAME_RE, assign_names, build_exposure, project_url
 from hex_exposures.manifest import build_index
 from hex_exposures.records import HexProject, HexQuery, Settings, TableRef
+from hex_exposures.safety import check_hex_url, is_uuid
 from hex_exposures.sources import snapshot
 from hex_exposures.sql_tables import MAX_CHARS, Extraction, parse_tables
 from hex_exposures.yaml_merge import merge
@@ -786,6 +788,254 @@ def test_cli_on_fuzzed_inputs_exits_0_to_3_with_one_line(
     OUTCOMES[f"cli_exit_{code}"] += 1
 
 
+# --- security, round two (issue 13) ----------------------------------------------------------
+
+SAMPLE = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sample_dbt_project"
+)
+SECRET_VALUE = "dbt-secret-5f1d0c9e"  # what env_var('DBT_SECRET') would render
+JINJA_PAYLOADS = [
+    "{{ env_var('DBT_SECRET') }}",
+    "{% do exceptions.raise_compiler_error('x') %}",
+    "{{ env_var('DBT_SECRET') }}{% do exceptions.raise_compiler_error('x') %}",
+    "{% raw %}{{ env_var('DBT_SECRET') }}",
+    "{%- endraw %}{{ env_var('DBT_SECRET') }}",
+    "{# x",
+]
+
+
+def _sample_copy(dest: str) -> str:
+    ignore = shutil.ignore_patterns("target", "logs", "*.duckdb", "*.duckdb.wal")
+    shutil.copytree(SAMPLE, dest, ignore=ignore)
+    os.remove(os.path.join(dest, "models", "hex_exposures.yml"))
+    return dest
+
+
+def _hostile_snapshot(path: str, *, hex_url: str, payloads: list[str]) -> list[str]:
+    """Every Hex text field of the sample snapshot set to a payload, plus one project per
+    payload whose *id* is that payload (with queries that would give it an exposure)."""
+    with open(path, encoding="utf-8") as f:
+        doc = json.load(f)
+    doc["hex_url"] = hex_url
+    doc["workspace"] = payloads[0]
+    for n, project in enumerate(doc["projects"]):
+        payload = payloads[n % len(payloads)]
+        project["status"] = {"name": payload}
+        project["categories"] = [{"name": payload, "description": payload}]
+        project["owner"] = {"email": f"{payload}@acme.com"}
+        project["creator"] = {"email": payload}
+    bad_ids = []
+    first = doc["projects"][0]
+    for payload in payloads:
+        bad_ids.append(payload)
+        doc["projects"].append({**first, "id": payload, "title": "Bad id " + str(len(bad_ids))})
+        doc["queries"] += [
+            {**q, "project_id": payload} for q in doc["queries"] if q["project_id"] == first["id"]
+        ]
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(doc, f)
+    return bad_ids
+
+
+@pytest.mark.parametrize("where", ["snapshot", "--hex-url"])
+def test_jinja_in_ids_urls_workspace_statuses_categories_and_owners_never_renders(
+    scratch: str, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """Real `dbt parse` on what sync wrote: no payload runs, none breaks the parse."""
+    from tests.dbt_helpers import dbt_parse
+
+    CASES["jinja_dbt_parse"] += len(JINJA_PAYLOADS)
+    monkeypatch.setenv("DBT_SECRET", SECRET_VALUE)
+    root = _sample_copy(os.path.join(scratch, f"jinja_{where.strip('-')}"))
+    hostile_url = "https://app.hex.tech/{{ env_var('DBT_SECRET') }}/{% do exceptions.raise_compiler_error('x') %}"
+    snap_url = hostile_url if where == "snapshot" else "https://app.hex.tech"
+    bad_ids = _hostile_snapshot(
+        os.path.join(root, "hex_snapshot.json"), hex_url=snap_url, payloads=JINJA_PAYLOADS
+    )
+    flags = ["--hex-url", hostile_url] if where == "--hex-url" else []
+    code, _out, err = run_cli(["sync", "--project-dir", root, "-q", *flags])
+    assert (code, err) == (0, "")
+    code, out, _err = run_cli(["report", "--project-dir", root, "--format", "json", *flags])
+    assert code == 0
+    statuses = {p["project_id"]: p["status"] for p in json.loads(out)["projects"]}
+    assert all(statuses[b] == "invalid_id" for b in bad_ids)
+    with open(os.path.join(root, "models", "hex_exposures.yml"), encoding="utf-8") as f:
+        written = f.read()
+    assert not any(f"project_id: {b}" in written for b in bad_ids)
+    manifest_data = dbt_parse(Path(root))
+    dumped = json.dumps(manifest_data)
+    assert SECRET_VALUE not in dumped
+    ours = [
+        e
+        for e in manifest_data["exposures"].values()
+        if (e["config"]["meta"].get("hex_exposures") or {}).get("managed")
+    ]
+    assert len(ours) == 6
+    for e in ours:
+        assert e["config"]["meta"]["hex_exposures"]["project_id"] not in bad_ids
+        assert "%7B%7B%20env_var" in e["url"] and "{" not in e["url"]  # encoded, not rendered
+        assert e["config"]["meta"]["hex"]["status"] in JINJA_PAYLOADS  # reads back verbatim
+        assert e["config"]["meta"]["hex"]["categories"][0] in JINJA_PAYLOADS
+        assert e["owner"]["email"].removesuffix("@acme.com") in JINJA_PAYLOADS
+        assert e["owner"]["name"] in JINJA_PAYLOADS
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://{{ env_var('DBT_SECRET') }}.hex.tech",
+        "https://app.hex.tech:{{x}}",
+        "https://user:pw@app.hex.tech",
+        "javascript:alert(1)",
+        "https://app.hex.tech%7B%7B/",
+    ],
+)
+@pytest.mark.parametrize("where", ["snapshot", "--hex-url"])
+def test_a_hex_url_whose_host_is_not_a_host_is_refused(scratch: str, url: str, where: str) -> None:
+    CASES["hex_url"] += 1
+    root = os.path.join(scratch, "badurl")
+    shutil.rmtree(root, ignore_errors=True)
+    _sample_copy(root)
+    flags = ["--hex-url", url] if where == "--hex-url" else []
+    if where == "snapshot":
+        snap = os.path.join(root, "hex_snapshot.json")
+        with open(snap, encoding="utf-8") as f:
+            doc = json.load(f)
+        with open(snap, "w", encoding="utf-8") as f:
+            json.dump({**doc, "hex_url": url}, f)
+    code, _out, err = run_cli(["sync", "--project-dir", root, "--no-parse", *flags])
+    assert code == 2 and err.count("\n") == 1 and "hex_url" in err.replace("-", "_"), err
+    assert not os.path.exists(os.path.join(root, "models", "hex_exposures.yml"))
+
+
+@fast(300)
+@given(
+    project_id=st.text(max_size=40) | st.sampled_from(JINJA_PAYLOADS) | st.uuids().map(str),
+    workspace=st.none() | st.text(max_size=20) | st.sampled_from(JINJA_PAYLOADS),
+    path=st.text(max_size=20) | st.sampled_from(JINJA_PAYLOADS),
+)
+def test_any_id_workspace_or_url_path_never_reaches_dbt_as_jinja(
+    dbt_render: Any, project_id: str, workspace: str | None, path: str
+) -> None:
+    """Ids that are not UUIDs get no exposure; urls read back from dbt exactly as written."""
+    CASES["ids_and_urls"] += 1
+    project = HexProject.from_api({**PROJECTS[0], "id": project_id or "x"})
+    query = HexQuery(project_id=project.id, query_text="", tables=("ANALYTICS.MARTS.FCT_ORDERS",))
+    from urllib.parse import quote
+
+    settings_ = Settings(warehouse="snowflake", hex_url="https://app.hex.tech/" + quote(path))
+    result = pipeline.run(
+        BASE_MANIFEST, [project], [query], settings=settings_, workspace=workspace
+    )
+    if not is_uuid(project.id):
+        assert result.exposures == ()
+        assert [p.status for p in result.report.projects] == ["invalid_id"]
+        return
+    data = yaml.safe_load(result.text)
+    (got,) = data["exposures"]
+    assert dbt_render(got["url"], {}, native=True) == got["url"]
+    assert got["url"].endswith("/hex/" + project.id)
+    assert (
+        dbt_render(got["config"]["meta"]["hex_exposures"]["project_id"], {}, native=True)
+        == project.id
+    )
+
+
+# --- lone surrogates --------------------------------------------------------------------------
+
+SURROGATES = ["\ud83d", "\udc00", "a\ud800b", "\udfff\ud800"]
+
+
+@pytest.mark.parametrize("field", ["title", "description", "status", "categories", "owner", "id"])
+@pytest.mark.parametrize("command", ["sync", "check", "report", "report --format json"])
+def test_a_lone_surrogate_in_any_project_field_is_replaced_and_the_run_goes_on(
+    project: str, field: str, command: str
+) -> None:
+    """JSON may escape a lone UTF-16 surrogate; no UTF-8 file or terminal can hold one."""
+    CASES["surrogates"] += 1
+    doc = json.loads(json.dumps(BASE_SNAPSHOT))
+    target = doc["projects"][1]
+    bad = "Bad \ud83d title"
+    if field in ("title", "description"):
+        target[field] = bad
+    elif field == "status":
+        target["status"] = {"name": bad}
+    elif field == "categories":
+        target["categories"] = [{"name": bad, "description": "\udc00"}]
+    elif field == "owner":
+        target["owner"] = {"email": "jane\ud83d@acme.com"}
+    else:
+        target["zzz\ud800"] = ["\ud83d"]  # an unknown key and value, kept in `raw`
+    write(os.path.join(project, "target", "manifest.json"), BASE_MANIFEST)  # fuzzed before
+    snap = write(os.path.join(project, "hex_snapshot.json"), json.dumps(doc).encode())
+    exposures = write(os.path.join(project, "models", "hex_exposures.yml"), EXPOSURES.encode())
+    code, out, err = run_cli(
+        [*command.split(), "--project-dir", project, "--from-snapshot", snap, "-q"]
+    )
+    assert "internal error" not in err and code in (0, 1), (code, err)
+    with open(exposures, encoding="utf-8") as f:
+        text = f.read()
+    if field in ("title", "status", "categories", "owner") and command == "sync":
+        assert "\ufffd" in text
+    if command.startswith("report") and field == "title":
+        assert "\ufffd" in out or "\\ufffd" in out
+    write(snap, BASE_SNAPSHOT)
+
+
+@fast(200)
+@given(
+    data=st.recursive(
+        st.text(
+            alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF, categories=None),
+            max_size=8,
+        )
+        | st.integers(),
+        lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=4), c, max_size=3),
+        max_leaves=10,
+    )
+)
+def test_any_json_with_surrogates_decodes_to_encodable_text(data: Any) -> None:
+    from hex_exposures.bulk import json_from_bytes
+
+    CASES["surrogates"] += 1
+    raw = json.dumps(data).encode()  # ensure_ascii: lone surrogates as \\udxxx escapes
+    got = json_from_bytes(raw)
+    json.dumps(got, ensure_ascii=False).encode("utf-8")  # never UnicodeEncodeError
+    if "\\ud" not in raw.decode():
+        assert got == data
+
+
+# --- hex_url over plain HTTP --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("http://127.0.0.1:8080", True),
+        ("http://127.9.9.9", True),
+        ("http://localhost:1", True),
+        ("http://[::1]:9", True),
+        ("https://app.hex.tech", True),
+        ("https://eu.hex.tech/api/v1/", True),
+        ("http://app.hex.tech", False),
+        ("http://10.0.0.1", False),
+        ("http://128.0.0.1", False),
+        ("http://localhost.evil.com", False),
+        ("http://[::2]", False),
+        ("HTTP://app.hex.tech", False),
+    ],
+)
+def test_plain_http_is_refused_but_for_loopback(url: str, ok: bool) -> None:
+    CASES["hex_url"] += 1
+    try:
+        check_hex_url(url)
+    except HexExposuresError as err:
+        one_line_error(err)
+        assert not ok and "https is required" in str(err), str(err)
+    else:
+        assert ok, url
+
+
 def test_zz_counts() -> None:
     """Runs last in this file: the number of fuzz cases run, by target."""
     total = sum(CASES.values())
@@ -793,5 +1043,6 @@ def test_zz_counts() -> None:
         pytest.skip("run the whole file to count cases")
     print(f"\nfuzz cases: {total} {dict(sorted(CASES.items()))} outcomes: {dict(OUTCOMES)}")
     targets = ("hex_comment", "titles", "sql", "manifest", "snapshot", "pipeline", "cli")
+    targets += ("jinja_dbt_parse", "hex_url", "ids_and_urls", "surrogates")
     assert all(CASES[t] for t in targets), CASES  # every target was fuzzed
     assert total >= 500

@@ -33,7 +33,7 @@ from hex_exposures.records import Settings
 from hex_exposures.sources import hex_api
 from hex_exposures.sources.hex_api import HexApiSource
 from tests.manifest_factory import manifest, model
-from tests.servers.hex_server import RESET, Fault, make_project, serve
+from tests.servers.hex_server import RESET, Fault, make_project, record_connections, serve
 from tests.servers.snowflake_history import Run, create_history
 
 TOKEN = "hxtw_SECRET" + "0a1b2c3d4e5f" * 7 + "9z"
@@ -498,3 +498,134 @@ def test_httpx_debug_logging_never_shows_the_authorization_header(
         assert all(r.headers["authorization"] == f"Bearer {TOKEN}" for r in srv.requests)
     assert "HTTP Request: GET" in caplog.text  # httpx did log each request
     assert not leaks(caplog.text)
+
+
+# --- the token only over TLS (issue 13) ----------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["flag", "env", "config"])
+@pytest.mark.parametrize(
+    "url", ["http://app.hex.tech", "http://10.1.2.3:8080", "http://localhost.example.com"]
+)
+def test_plain_http_to_a_non_loopback_host_is_refused_before_any_connection(
+    scanner: Scanner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str, url: str
+) -> None:
+    """Every connection the tool would open goes through a loopback proxy that records it:
+    none is opened, the run ends with exit 2 and one line saying https is required."""
+    root = tiny_project(tmp_path / "p")
+    argv = ["sync", "--project-dir", str(root), "--warehouse", "snowflake", "-v"]
+    if where == "flag":
+        argv += ["--hex-url", url]
+    elif where == "env":
+        monkeypatch.setenv("HEX_URL", url)
+    else:
+        (root / "hex_exposures.yml").write_text(f"hex_url: {url}\n")
+    with record_connections(lifetime=30) as proxy:
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+            monkeypatch.setenv(name, proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        code, _out, err = scanner.run(f"http {where}", argv)
+    assert proxy.seen == []
+    assert code == 2 and "https is required" in one_error_line(err)
+    assert not (root / "models" / "hex_exposures.yml").exists()
+    scanner.assert_clean()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_plain_http_to_loopback_still_works(scanner: Scanner, tmp_path: Path, host: str) -> None:
+    with serve(projects=PROJECTS, rate_limit=None, lifetime=30, token=TOKEN) as srv:
+        source = HexApiSource(srv.url.replace("127.0.0.1", host), TOKEN)
+        assert len(source.projects()) == 3
+    scanner.assert_clean()
+
+
+# --- every wait and read is bounded (issue 13) ----------------------------------------------
+
+_DEEP = b'{"values": [' + b"[" * 100_000 + b"]" * 100_000 + b'], "pagination": {"after": null}}'
+_BIG = b'{"values": [' + b'"xxxxxxxx", ' * 400 + b'"x"], "pagination": {"after": null}}'
+_ONE_PAGE = {"values": PROJECTS, "pagination": {"after": None, "before": None}}
+BOUNDS: dict[str, tuple[dict[str, Any], list[Fault], str]] = {
+    # name: (HexApiSource limits, scripted answers on /projects, what the error line says)
+    "endless fresh cursors": (
+        {"max_pages": 5},
+        [
+            Fault(status=200, body={"values": [], "pagination": {"after": f"c{i}"}})
+            for i in range(6)
+        ],
+        "limit of 5 pages",
+    ),
+    "trickled body": (
+        {"request_seconds": 0.5},
+        [Fault(status=200, body=_ONE_PAGE, trickle=0.02)],
+        "within 0.5 s (the per-request time limit)",
+    ),
+    "trickled headers": (
+        {"request_seconds": 0.5},
+        [Fault(status=200, body=_ONE_PAGE, trickle=0.05, trickle_headers=True)],
+        "within 0.5 s (the per-request time limit)",
+    ),
+    "big body": (
+        {"max_body_bytes": 1000},
+        [Fault(status=200, raw=_BIG)],
+        "larger than 1000 bytes (the response size limit)",
+    ),
+    "Retry-After 999999": (
+        {},
+        [Fault(status=429, headers={"Retry-After": "999999"}, body={"reason": "slow down"})],
+        "limit of 600 s of rate-limit waits per run",
+    ),
+    "429s adding up": (
+        {"rate_limit_wait_seconds": 100},
+        [Fault(status=429, headers={"Retry-After": "40"}, body={"reason": TOKEN})] * 3,
+        "limit of 100 s of rate-limit waits per run (80 s waited)",
+    ),
+    "deep JSON": ({}, [Fault(status=200, raw=_DEEP)], "nested too deeply"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BOUNDS))
+def test_each_bound_ends_the_run_with_exit_3_and_one_line_naming_it(
+    scanner: Scanner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    limits, faults, says = BOUNDS[case]
+    defaults = hex_api.HexApiSource.__init__.__kwdefaults__
+    assert defaults is not None
+    slept: list[float] = []
+    monkeypatch.setitem(defaults, "sleep", slept.append)
+    for name, value in limits.items():
+        assert name in defaults
+        monkeypatch.setitem(defaults, name, value)
+    root = tiny_project(tmp_path / "p")
+    with serve(projects=PROJECTS, rate_limit=None, lifetime=30, token=TOKEN) as srv:
+        srv.script(PAGE, *faults)
+        argv = ["sync", "--project-dir", str(root), "--hex-url", srv.url]
+        code, _out, err = scanner.run(case, [*argv, "--warehouse", "snowflake", "-v"])
+        served = len(srv.requests)
+    assert code == 3 and says in one_error_line(err), err
+    assert "internal error" not in err and "Traceback" not in err
+    assert sum(slept) <= limits.get("rate_limit_wait_seconds", 600)
+    assert served <= len(faults)
+    assert not (root / "models" / "hex_exposures.yml").exists()
+    scanner.assert_clean()
+
+
+def test_the_body_is_streamed_and_cut_at_the_limit() -> None:
+    """An endless body (no Content-Length) is refused at the limit, never read whole."""
+    sent = [0]
+
+    def endless() -> Iterator[bytes]:
+        yield b'{"values": ['
+        while True:
+            sent[0] += 1
+            yield b'"x", ' * 1000
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=endless())
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    source = HexApiSource("https://app.hex.tech", TOKEN, client=client, max_body_bytes=100_000)
+    with pytest.raises(HexExposuresError) as info:
+        source.projects()
+    assert "larger than 100000 bytes" in str(info.value) and info.value.exit_code == 3
+    assert sent[0] <= 25  # about 100 KB of 5 KB chunks

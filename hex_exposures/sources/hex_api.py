@@ -4,6 +4,11 @@ Paging, the 60-requests-a-minute budget, 429 waits and retries live here and now
 The token is held in a `_Secret`, sent only in the Authorization header, and scrubbed from
 every message this module builds; httpx errors become `HexApiError` at this edge, chained.
 Clock and sleep are constructor arguments so tests and benchmarks never wait for real.
+
+Every wait and read is bounded, each bound a constructor argument (tests use tiny ones) that
+ends the run with one `HexApiError` naming it: the pages one listing may take, each
+request's total time (headers and body, however slowly a server trickles them), the body
+size (streamed, never read whole first), and the total time spent waiting out 429s.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import logging
 import math
 import random
 import re
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -20,7 +26,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import httpx
 
-from .. import __version__
+from .. import __version__, safety
+from ..bulk import json_from_bytes
 from ..errors import ConfigError, HexApiError
 from ..identifiers import normalize, parse_table_name, rule_for
 from ..records import HexProject, HexQuery, Settings, TableRef
@@ -32,7 +39,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("hex_exposures")
 
 PAGE_SIZE = 100  # Hex's PageSize maximum
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)  # between bytes
+MAX_PAGES = 10_000  # 1,000,000 projects at 100 a page: more than any workspace holds
+REQUEST_SECONDS = 120.0  # one request, first byte sent to last byte read
+MAX_BODY_BYTES = 64 * 2**20  # a page of 100 projects is ~0.2 MiB
+RATE_LIMIT_WAIT_SECONDS = 600.0  # 429 waits per run, all requests together
 # Transient transport failures worth another try; a bad URL or protocol is not.
 _RETRYABLE = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 _RESET_HEADERS = ("x-ratelimit-reset", "ratelimit-reset", "x-rate-limit-reset")
@@ -131,6 +142,8 @@ def api_root(url: str) -> str:
         raise ConfigError("--hex-url must not contain a user name or password")
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise ConfigError(f"--hex-url: not an http(s) URL: {url!r}")
+    if parsed.scheme == "http" and not safety.is_loopback(parsed.host):
+        safety.check_hex_url(text)  # raises: https is required
     path = parsed.path.rstrip("/")
     for suffix in ("/api/v1", "/api"):
         if path.endswith(suffix):
@@ -144,6 +157,22 @@ class _Connection(NamedTuple):
     database: str | None  # the connection's defaults, to pad short table names
     schema: str | None
     detailed: bool  # connectionDetails was present (the list may leave it out)
+
+
+class _Answer(NamedTuple):
+    """A response read whole within the limits (httpx's streamed response is closed)."""
+
+    status_code: int
+    reason_phrase: str
+    headers: httpx.Headers
+    body: bytes
+
+    def __repr__(self) -> str:  # the body may echo the token: keep it out of tracebacks
+        return f"<_Answer [{self.status_code}] {len(self.body)} bytes>"
+
+
+class _Limit(Exception):
+    """A bound was hit inside the request thread; the message names it."""
 
 
 class _Refused(Exception):
@@ -178,6 +207,10 @@ class HexApiSource:
         max_retry_seconds: float = 120.0,
         max_rate_limit_waits: int = 10,
         cache: HexApiCache | None = None,
+        max_pages: int = MAX_PAGES,
+        request_seconds: float = REQUEST_SECONDS,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        rate_limit_wait_seconds: float = RATE_LIMIT_WAIT_SECONDS,
     ) -> None:
         token = (token or "").strip()
         if not token:
@@ -199,6 +232,11 @@ class HexApiSource:
         self.max_attempts = max_attempts
         self.max_retry_seconds = max_retry_seconds
         self.max_rate_limit_waits = max_rate_limit_waits
+        self.max_pages = max_pages
+        self.request_seconds = request_seconds
+        self.max_body_bytes = max_body_bytes
+        self.rate_limit_wait_seconds = rate_limit_wait_seconds
+        self.rate_limit_waited = 0.0  # 429 waits so far, this run
         self.window = window
         self.limiter = RateLimiter(
             rate_limit, window, clock=clock, sleep=sleep, on_wait=self._waiting
@@ -390,7 +428,7 @@ class HexApiSource:
         """Each page's ``values``, following the opaque ``pagination.after`` until null."""
         after: str | None = None
         seen: set[str] = set()
-        while True:
+        for _page in range(self.max_pages):
             query = {**params, "limit": str(PAGE_SIZE)}
             if after is not None:
                 query["after"] = after
@@ -410,6 +448,10 @@ class HexApiSource:
                     f"Hex returned a bad or repeated page cursor at {self._url(path)}"
                 )
             seen.add(after)
+        raise self._error(
+            f"Hex kept returning pages at {self._url(path)}: stopped at the limit of"
+            f" {self.max_pages} pages"
+        )
 
     def _get(
         self,
@@ -417,7 +459,7 @@ class HexApiSource:
         params: Mapping[str, str],
         *,
         tolerate: frozenset[int] | set[int] = frozenset(),
-    ) -> httpx.Response:
+    ) -> _Answer:
         """One GET within the budget: waits out 429s, retries 5xx and transport errors."""
         url = self._url(path)
         started = self._clock()
@@ -427,9 +469,9 @@ class HexApiSource:
             self.limiter.acquire()
             self.request_count += 1
             try:
-                response = self._client.get(
-                    url, params=params, headers=self._headers(), timeout=self._timeout
-                )
+                response = self._fetch(url, params)
+            except _Limit as exc:
+                raise self._error(str(exc)) from None
             except _RETRYABLE as exc:
                 failures += 1
                 what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -455,6 +497,14 @@ class HexApiSource:
                         f" after {self.max_rate_limit_waits} waits; try again later"
                     )
                 wait = self._rate_limit_wait(response)
+                if self.rate_limit_waited + wait > self.rate_limit_wait_seconds:
+                    raise self._error(
+                        f"Hex answered 429 Too Many Requests at {url} and asks to wait"
+                        f" {math.ceil(wait)} s: over the limit of"
+                        f" {self.rate_limit_wait_seconds:g} s of rate-limit waits per run"
+                        f" ({math.ceil(self.rate_limit_waited)} s waited); try again later"
+                    )
+                self.rate_limit_waited += wait
                 self._waiting(wait)
                 self._sleep(wait)
                 continue
@@ -473,6 +523,64 @@ class HexApiSource:
             if status in tolerate:
                 raise _Refused(status, url)
             raise self._error(self._status_message(response, path))
+
+    def _fetch(self, url: str, params: Mapping[str, str]) -> _Answer:
+        """One request, read whole, within `request_seconds` of wall time in all.
+
+        httpx's timeouts bound each read, not the sum: a server sending a byte every few
+        seconds would hold a request for ever. The request runs in a daemon thread that this
+        one waits for; past the limit the run ends (the thread stops at its next chunk, or
+        when the server hangs up).
+        """
+        box: dict[str, Any] = {}
+        done = threading.Event()
+        cancel = threading.Event()
+
+        def work() -> None:
+            try:
+                box["answer"] = self._read(url, params, cancel)
+            except BaseException as exc:  # handed to the waiting thread
+                box["error"] = exc
+            finally:
+                done.set()
+
+        worker = threading.Thread(target=work, name="hex-api-request", daemon=True)
+        worker.start()
+        if not done.wait(self.request_seconds):
+            cancel.set()
+            raise _Limit(
+                f"Hex did not finish answering {url} within {self.request_seconds:g} s"
+                " (the per-request time limit)"
+            )
+        if "error" in box:
+            raise box["error"]
+        answer: _Answer = box["answer"]
+        return answer
+
+    def _read(self, url: str, params: Mapping[str, str], cancel: threading.Event) -> _Answer:
+        """Stream the body, refusing it past `max_body_bytes` (decoded size: no zip bombs)."""
+        limit = self.max_body_bytes
+        too_big = f"Hex's answer at {url} is larger than {_size(limit)} (the response size limit)"
+        with self._client.stream(
+            "GET", url, params=params, headers=self._headers(), timeout=self._timeout
+        ) as response:
+            length = response.headers.get("content-length", "")
+            if (
+                length.isdigit()
+                and int(length) > limit
+                and not response.headers.get("content-encoding")
+            ):
+                raise _Limit(too_big)
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                if cancel.is_set():
+                    raise _Limit(f"request to {url} cancelled")
+                body += chunk
+                if len(body) > limit:
+                    raise _Limit(too_big)
+            return _Answer(
+                response.status_code, response.reason_phrase, response.headers, bytes(body)
+            )
 
     def _retry_or_raise(
         self, failures: int, started: float, message: str, exc: Exception | None, *, reason: str
@@ -493,9 +601,10 @@ class HexApiSource:
         )
         self._sleep(delay)
 
-    def _rate_limit_wait(self, response: httpx.Response) -> float:
+    def _rate_limit_wait(self, response: _Answer) -> float:
         """Retry-After, else a reset header, else the whole window (Hex resets 60 s after the
-        window's first request, which we cannot see)."""
+        window's first request, which we cannot see). Not capped here: `_get` refuses a wait
+        that would take the run past `rate_limit_wait_seconds`."""
         headers = response.headers
         value = headers.get("retry-after")
         wait: float | None = None
@@ -518,9 +627,9 @@ class HexApiSource:
                     break
         if wait is None:
             return self.window
-        return min(max(wait, 1.0), 5 * self.window)
+        return max(wait, 1.0)  # however long: the run's rate-limit wait budget caps it
 
-    def _status_message(self, response: httpx.Response, path: str) -> str:
+    def _status_message(self, response: _Answer, path: str) -> str:
         status = response.status_code
         url = self._url(path)
         head = f"Hex API answered {status} {response.reason_phrase} at {url}"
@@ -537,13 +646,17 @@ class HexApiSource:
             return f"{head}, redirecting to {where}: check --hex-url"
         return head + reason
 
-    def _json(self, response: httpx.Response, path: str) -> Mapping[str, Any]:
+    def _json(self, response: _Answer, path: str) -> Mapping[str, Any]:
         try:
-            body = response.json()
+            body = json_from_bytes(response.body)
         except ValueError as exc:
             raise self._error(
                 f"Hex answered {self._url(path)} with something that is not JSON: check --hex-url"
             ) from exc
+        except RecursionError:
+            raise self._error(
+                f"Hex answered {self._url(path)} with JSON nested too deeply to read"
+            ) from None
         if not isinstance(body, Mapping):
             raise self._error(f"unexpected answer from Hex at {self._url(path)}: not a JSON object")
         return body
@@ -683,11 +796,15 @@ def _number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _reason(response: httpx.Response) -> str:
+def _size(n: int) -> str:
+    return f"{n / 2**20:g} MiB" if n >= 2**20 else f"{n} bytes"
+
+
+def _reason(response: _Answer) -> str:
     """The server's own reason (TsoaErrorResponsePayload), one short line, or ""."""
     try:
-        body = response.json()
-    except ValueError:
+        body = json_from_bytes(response.body)
+    except (ValueError, RecursionError):
         return ""
     if not isinstance(body, Mapping):
         return ""

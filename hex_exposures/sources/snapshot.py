@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import IO, Any, NamedTuple
 
+from .. import safety
 from ..bulk import gc_paused, json_from_bytes, loads
 from ..errors import SnapshotError
 from ..records import WAREHOUSES, HexProject, HexQuery
@@ -86,7 +87,7 @@ def _check_header(data: object, *, path: str, version: int | None = None) -> _He
     return _Header(
         warehouse=warehouse,
         workspace=_opt_str(data.get("workspace")),
-        hex_url=_opt_str(data.get("hex_url")),
+        hex_url=_hex_url(data.get("hex_url"), path),
         captured_at=_opt_str(data.get("captured_at")),
     )
 
@@ -187,6 +188,17 @@ def _str_list(value: object, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise SnapshotError(f"{where} must be a list of strings")
     return tuple(value)
+
+
+def _hex_url(value: object, path: str) -> str | None:
+    """The snapshot's hex_url ends up in every exposure's url: a plain host and path only."""
+    text = _opt_str(value)
+    if text is not None:
+        try:
+            safety.link_base(text)
+        except ValueError:
+            raise SnapshotError(f"{path}: field 'hex_url' is not a Hex URL") from None
+    return text
 
 
 def _opt_str(value: object) -> str | None:

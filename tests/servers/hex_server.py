@@ -67,6 +67,9 @@ class Fault(NamedTuple):
     body: Any = None
     reset: bool = False
     delay: float = 0.0  # seconds to stall before answering (real time; for timeouts)
+    raw: bytes | None = None  # the body's bytes as they are (not JSON-encoded)
+    trickle: float = 0.0  # seconds between bytes of the body (real time)
+    trickle_headers: bool = False  # trickle the status line and headers too
 
 
 RESET = Fault(reset=True)
@@ -276,7 +279,39 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.close()
             self.close_connection = True
             return
+        if fault is not None and (fault.raw is not None or fault.trickle):
+            self._send_raw(status, headers, fault)
+            return
         self._send(status, headers, body)
+
+    def _send_raw(self, status: int, headers: Mapping[str, str], fault: Fault) -> None:
+        """A scripted body as bytes, maybe one byte at a time; stops when the client leaves
+        or the server stops (so a trickle never outlives its test)."""
+        data = fault.raw if fault.raw is not None else json.dumps(fault.body).encode()
+        head = f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\n"
+        head += f"Content-Length: {len(data)}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+        self.close_connection = True
+        try:
+            if fault.trickle_headers:
+                for byte in head.encode():
+                    if self.server.stopping.is_set():
+                        return
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(fault.trickle)
+            else:
+                self.wfile.write(head.encode())
+            step = 1 if fault.trickle else 1 << 20
+            for start in range(0, len(data), step):
+                if self.server.stopping.is_set():
+                    return
+                self.wfile.write(data[start : start + step])
+                self.wfile.flush()
+                if fault.trickle:
+                    time.sleep(fault.trickle)
+        except OSError:
+            pass  # the client gave up: what a limit is for
 
     def _send(self, status: int, headers: Mapping[str, str], body: Any) -> None:
         data = b"" if body is None else json.dumps(body, ensure_ascii=False).encode()
@@ -382,9 +417,11 @@ def _bool(query: dict[str, list[str]], name: str) -> bool:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     state: HexState
+    stopping: threading.Event
 
     def stop(self) -> None:
         """Stop serving and close the socket, so late clients are refused, not left hanging."""
+        self.stopping.set()
         self.shutdown()
         self.server_close()
 
@@ -460,6 +497,7 @@ def serve(
     )
     httpd = _Server(("127.0.0.1", 0), _Handler)
     httpd.state = state
+    httpd.stopping = threading.Event()
     thread = threading.Thread(
         target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
     )
@@ -473,3 +511,53 @@ def serve(
         watchdog.cancel()
         httpd.stop()
         thread.join(timeout=5)
+
+
+class Connections:
+    """What `record_connections` saw: one entry per accepted connection, its first bytes."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.seen: list[bytes] = []
+
+
+@contextmanager
+def record_connections(
+    *, lifetime: float = 30.0, max_connections: int = 50
+) -> Iterator[Connections]:
+    """A loopback listener that only records who connected (and the first bytes they sent),
+    then hangs up; as a proxy (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY) it sees every connection
+    the tool would open anywhere. Stops on leaving the block, after `lifetime` seconds or
+    after `max_connections` connections."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.05)
+    found = Connections(listener.getsockname()[1])
+    stop = threading.Event()
+    deadline = time.monotonic() + lifetime
+
+    def loop() -> None:
+        while not stop.is_set() and time.monotonic() < deadline:
+            if len(found.seen) >= max_connections:
+                break
+            try:
+                conn, _addr = listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            with conn:
+                conn.settimeout(0.5)
+                try:
+                    found.seen.append(conn.recv(200))
+                except OSError:
+                    found.seen.append(b"")
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield found
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
