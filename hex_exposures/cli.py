@@ -22,7 +22,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import click
 
-from . import __version__, config, files, pipeline
+from . import __version__, config, files, pipeline, safety
 from .errors import ConfigError, DbtError, HexExposuresError, ManifestError
 from .records import HexProject, HexQuery, Settings
 
@@ -54,9 +54,30 @@ def _remember_env_secrets() -> None:
             _SECRETS.add(os.environ[name])
 
 
+def show(text: str, *, err: bool = False, nl: bool = True, json_doc: bool = False) -> None:
+    """Print text that may hold Hex, warehouse or server text: secrets scrubbed, escape
+    sequences and control characters stripped (JSON: escaped). Every printer goes through
+    here or `_ScrubFilter`; the tool's own colours are added after, by `click.style`."""
+    clean = scrub(text)
+    click.echo(safety.json_text(clean) if json_doc else safety.terminal_text(clean), err=err, nl=nl)
+
+
+def _terminal_safe(value: Any) -> Any:
+    """`value` (a report record) with every string in it cleaned for a terminal."""
+    if isinstance(value, str):
+        return safety.terminal_text(scrub(value), one_line=True)
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return type(value)(*(_terminal_safe(v) for v in value))
+    if isinstance(value, tuple | list):
+        return type(value)(_terminal_safe(v) for v in value)
+    if isinstance(value, Mapping):
+        return {_terminal_safe(k): _terminal_safe(v) for k, v in value.items()}
+    return value
+
+
 class _ScrubFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = scrub(record.getMessage())
+        record.msg = safety.terminal_text(scrub(record.getMessage()))
         record.args = ()
         return True
 
@@ -328,6 +349,8 @@ def _paths(settings: Settings) -> tuple[str, str, files.ProjectPaths]:
     output = settings.output or os.path.join(
         settings.project_dir, dbt.model_paths[0], "hex_exposures.yml"
     )
+    # Only a .yml under a resource path: dbt reads no other, and nothing else is ours.
+    output = safety.check_output(output, settings.project_dir, dbt.resource_paths)
     return manifest, output, dbt
 
 
@@ -386,7 +409,9 @@ def _names_our_exposure(error: str, output: str) -> bool:
 def _progress(settings: Settings) -> Callable[[str], None] | None:
     if settings.quiet or not sys.stderr.isatty():
         return None
-    return lambda line: click.echo(f"\r\033[K{scrub(line)}", err=True, nl=False)
+    return lambda line: click.echo(
+        f"\r\033[K{safety.terminal_text(scrub(line), one_line=True)}", err=True, nl=False
+    )
 
 
 def gather(settings: Settings, *, need_manifest: bool = True) -> Inputs:
@@ -603,16 +628,16 @@ def check(offline: bool, **kwargs: Any) -> int:
             "problems": problems + warnings,
             "diff": diff,
         }
-        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        show(json.dumps(doc, indent=2, ensure_ascii=False), json_doc=True)
     else:
         for line in warnings:
             log.warning("%s", line)
     if settings.format != "json" and differs:
         for line in problems:
-            click.echo(line)
+            show(line)
         if diff:
-            click.echo(_colour_diff(diff), nl=False)
-            click.echo(report.changes_text(items))
+            click.echo(_colour_diff(safety.terminal_text(scrub(diff))), nl=False)
+            show(report.changes_text(items))
         hint = "fix the file by hand" if offline and not settings.from_snapshot else ""
         click.echo(
             f"hex-exposures: {path} is out of date: run `hex-exposures sync`"
@@ -707,14 +732,14 @@ def validate(settings: Settings) -> int:
             target_path=os.path.dirname(os.path.abspath(manifest_path)),
         )
     except DbtError as err:
-        click.echo(scrub(str(err)))
+        show(str(err))
         return 1
     manifest = files.read_manifest(manifest_path)
     existing = files.read_existing(output)
     path = os.path.relpath(output, settings.project_dir)
     problems = dbt_problems(manifest, existing.text, path=path)
     for line in problems:
-        click.echo(line)
+        show(line)
     if problems:
         log.error("%s: %d problem(s); dbt parse alone would not have failed", path, len(problems))
         return 1
@@ -734,9 +759,11 @@ def report_command(settings: Settings) -> int:
 
     _inputs, _existing, result = compute(settings)
     if settings.format == "json":
-        click.echo(report.report_json(result.report))
+        show(report.report_json(result.report), json_doc=True)
     else:
-        click.echo(report.report_text(result.report, days=settings.days, style=_style()))
+        # Hex and warehouse text cleaned field by field, so the tool's own colours survive.
+        clean = _terminal_safe(result.report)
+        click.echo(report.report_text(clean, days=settings.days, style=_style()))
     return 0
 
 
@@ -822,9 +849,9 @@ def impact_command(state: str, format_: str, fail_on: str | None, **kwargs: Any)
         current_catalog=_catalog(os.path.join(os.path.dirname(manifest_path), "catalog.json")),
     )
     if format_ == "json":
-        click.echo(impact_report.impact_json(result))
+        show(impact_report.impact_json(result), json_doc=True)
     else:
-        click.echo(impact_report.impact_markdown(result))
+        show(impact_report.impact_markdown(result))
     log.debug("%d modified nodes, %d exposures", len(result.modified), len(result.exposures))
     breaking = any(e.breaking_columns for e in result.exposures)
     return 1 if fail_on == "breaking" and breaking else 0
@@ -893,14 +920,14 @@ def _errors() -> Iterator[list[int]]:
     try:
         yield code
     except HexExposuresError as err:
-        click.echo(f"hex-exposures: error: {scrub(str(err))}", err=True)
+        show(f"hex-exposures: error: {safety.terminal_text(str(err), one_line=True)}", err=True)
         code[0] = err.exit_code
     except click.exceptions.Exit as err:
         code[0] = err.exit_code
     except click.ClickException as err:
         shown = io.StringIO()  # click quotes the bad value, which may be a pasted secret
         err.show(file=shown)
-        click.echo(scrub(shown.getvalue()), err=True, nl=False)
+        show(shown.getvalue(), err=True, nl=False)
         code[0] = err.exit_code
     except click.exceptions.Abort:
         click.echo("hex-exposures: aborted", err=True)
@@ -911,9 +938,9 @@ def _errors() -> Iterator[list[int]]:
     except Exception as err:  # a bug of ours: one scrubbed line, the traceback only at debug
         log.debug("%s", "".join(traceback.format_exception(err)))
         line = scrub(f"{type(err).__name__}: {err}".splitlines()[0])
-        click.echo(
-            f"hex-exposures: internal error: {line} (nothing written; rerun with --verbose "
-            "for the traceback and report it)",
+        show(
+            f"hex-exposures: internal error: {safety.terminal_text(line, one_line=True)}"
+            " (nothing written; rerun with --verbose for the traceback and report it)",
             err=True,
         )
         code[0] = 3

@@ -9,7 +9,7 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
+import secrets
 import time
 from collections.abc import Mapping
 from typing import Any, NamedTuple
@@ -24,6 +24,26 @@ log = logging.getLogger(__name__)
 class ProjectPaths(NamedTuple):
     model_paths: tuple[str, ...]
     target_path: str
+    # Every folder dbt reads YAML from (model, seed, snapshot, analysis, macro, test paths).
+    resource_paths: tuple[str, ...] = ("models",)
+
+
+_RESOURCE_KEYS = {
+    "seed-paths": ["seeds"],
+    "snapshot-paths": ["snapshots"],
+    "analysis-paths": ["analyses"],
+    "macro-paths": ["macros"],
+    "test-paths": ["tests"],
+    "function-paths": [],  # dbt 1.11 reads "functions" by default; older versions do not
+}
+
+
+def _paths_of(value: object, default: list[str]) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [str(v) for v in value if isinstance(v, str | int)]
+    return default
 
 
 def read_dbt_project(project_dir: str) -> ProjectPaths:
@@ -47,7 +67,10 @@ def read_dbt_project(project_dir: str) -> ProjectPaths:
     if isinstance(models, str):
         models = [models]
     target = os.environ.get("DBT_TARGET_PATH") or data.get("target-path") or "target"
-    return ProjectPaths(tuple(str(m) for m in models), str(target))
+    resources = [str(m) for m in models]
+    for key, default in _RESOURCE_KEYS.items():
+        resources += _paths_of(data.get(key), default)
+    return ProjectPaths(tuple(str(m) for m in models), str(target), tuple(resources))
 
 
 def restricted_packages(project_dir: str) -> frozenset[str]:
@@ -146,6 +169,8 @@ def write_if_changed(path: str, text: str, read: Existing) -> bool:
     data = text.encode("utf-8")
     if read.text is not None and read.text.encode("utf-8") == data:
         return False
+    # A symlinked file is written through: its target is replaced, the link stays.
+    path = os.path.realpath(path) if os.path.islink(path) else path
     now = read_existing(path)
     if now.digest != read.digest:
         raise ExposuresFileError(
@@ -155,10 +180,10 @@ def write_if_changed(path: str, text: str, read: Existing) -> bool:
     _remove_stale_temps(folder, os.path.basename(path))
     try:
         os.makedirs(folder, exist_ok=True)
+        # An existing file keeps its mode; a new one gets 0666 less the umask, as any
+        # editor would create it (mkstemp's 0600 would hide it from the team's group).
         mode = os.stat(path).st_mode & 0o7777 if read.text is not None else None
-        fd, tmp = tempfile.mkstemp(
-            prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder
-        )
+        fd, tmp = _create_temp(folder, os.path.basename(path))
     except OSError as err:
         raise ExposuresFileError(
             f"{path}: cannot write here ({err.strerror}); nothing written"
@@ -168,7 +193,8 @@ def write_if_changed(path: str, text: str, read: Existing) -> bool:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, mode if mode is not None else 0o644)
+        if mode is not None:
+            os.chmod(tmp, mode)
         if read_existing(path).digest != read.digest:  # saved while we wrote: theirs wins
             raise ExposuresFileError(
                 f"{path}: changed by someone else while hex-exposures ran; nothing written,"
@@ -184,6 +210,17 @@ def write_if_changed(path: str, text: str, read: Existing) -> bool:
             ) from err
         raise
     return True
+
+
+def _create_temp(folder: str, name: str) -> tuple[int, str]:
+    """A new temporary file next to `name`, created 0666 so the kernel applies the umask."""
+    for _ in range(100):
+        tmp = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{folder}: cannot create a temporary file")
 
 
 def _remove_stale_temps(folder: str, name: str, *, older_than: float = 600.0) -> None:

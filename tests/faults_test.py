@@ -227,8 +227,8 @@ def read_only(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
 
-    monkeypatch.setattr(files.tempfile, "mkstemp", refuse)
-    yield "patched mkstemp"
+    monkeypatch.setattr(files, "_create_temp", refuse)
+    yield "patched temp-file creation"
 
 
 def test_a_read_only_output_folder_is_one_line_and_the_old_file_stays(

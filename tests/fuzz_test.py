@@ -21,6 +21,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections import Counter
@@ -38,7 +39,7 @@ from hex_exposures.errors import HexExposuresError
 from hex_exposures.exposures import NAME_RE, assign_names, build_exposure, project_url
 from hex_exposures.manifest import build_index
 from hex_exposures.records import HexProject, HexQuery, Settings, TableRef
-from hex_exposures.safety import check_hex_url, is_uuid
+from hex_exposures.safety import check_hex_url, is_uuid, json_text, terminal_text
 from hex_exposures.sources import snapshot
 from hex_exposures.sql_tables import MAX_CHARS, Extraction, parse_tables
 from hex_exposures.yaml_merge import merge
@@ -1036,6 +1037,329 @@ def test_plain_http_is_refused_but_for_loopback(url: str, ok: bool) -> None:
         assert ok, url
 
 
+# --- terminal escapes -------------------------------------------------------------------------
+
+ESCAPES = [
+    "\x1b[2J\x1b[H",  # clear the screen
+    "\x1b]8;;https://evil.example/\x07click\x1b]8;;\x07",  # OSC 8 hyperlink
+    "\x1b]52;c;cm0gLXJmIH4=\x07",  # OSC 52 clipboard write
+    "\x1b]52;c;cm0gLXJmIH4=\x1b\\",  # ... ended by ST
+    "\x9b31m\x9d0;title\x9c",  # 8-bit CSI and OSC
+    "\x1bP1$r\x1b\\",  # DCS
+    "safe\rOVERWRITTEN",  # carriage return
+    "\u202egnp.exe",  # bidi override
+    "\u2066isolate\u2069",
+    "bell\x07 nul\x00 del\x7f",
+]
+_UNSAFE_OUT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape_snapshot() -> dict[str, Any]:
+    doc = json.loads(json.dumps(BASE_SNAPSHOT))
+    for n, p in enumerate(doc["projects"]):
+        e = "".join(ESCAPES[n:] + ESCAPES[:n])  # every escape, in every field
+        p["title"] = f"Title {n} {e}"
+        p["description"] = e
+        p["status"] = {"name": e}
+        p["categories"] = [{"name": e, "description": None}]
+        p["owner"] = {"email": f"{e}@acme.com"}
+    weird = '"ANALYTICS"."MARTS"."' + ESCAPES[0] + ESCAPES[1] + '"'
+    doc["queries"].append(
+        {**doc["queries"][0], "query_text": f"select * from {weird}\n" + _meta(PROJECTS[0]["id"])}
+    )
+    return doc
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["sync", "-v"],
+        ["check"],
+        ["check", "--format", "json"],
+        ["report"],
+        ["report", "--format", "json"],
+        ["check", "--offline"],
+        ["validate"],
+    ],
+    ids=" ".join,
+)
+def test_no_escape_sequence_or_control_character_reaches_the_terminal(
+    project: str, command: list[str]
+) -> None:
+    """Titles, descriptions, statuses, categories, owners and SQL table names full of
+    terminal escapes: stdout and stderr carry none of them (JSON keeps them, escaped)."""
+    CASES["terminal"] += 1
+    write(os.path.join(project, "target", "manifest.json"), BASE_MANIFEST)
+    snap = write(os.path.join(project, "hex_snapshot.json"), _escape_snapshot())
+    write(os.path.join(project, "models", "hex_exposures.yml"), EXPOSURES.encode())
+    if command[0] != "sync":  # compare against a file holding the hostile text
+        assert run_cli(["sync", "--project-dir", project, "--from-snapshot", snap, "-q"])[0] == 0
+        with open(os.path.join(project, "models", "hex_exposures.yml"), encoding="utf-8") as f:
+            synced = f.read()
+        write(
+            os.path.join(project, "models", "hex_exposures.yml"),
+            synced.replace("Title", "T").encode(),
+        )
+    if command[0] == "validate":
+        return  # needs dbt: covered by the error-line case below
+    code, out, err = run_cli([*command, "--project-dir", project, "--from-snapshot", snap])
+    assert code in (0, 1), (code, err)
+    bad = {repr(m.group()) for m in _UNSAFE_OUT.finditer(out + err)}
+    assert not bad, (bad, (out + err)[:2000])
+    if "json" in command:
+        doc = json.loads(out)
+        if command[0] == "report":  # the data is intact for a JSON reader
+            assert any("\x1b" in p["title"] for p in doc["projects"])
+        else:
+            assert "Title 1 " in doc["diff"]
+    elif command[0] == "report":
+        assert "Title 1 " in out and "click" in out  # the text is there, the escapes are not
+
+
+def test_a_server_s_reason_with_escapes_is_printed_clean(project: str) -> None:
+    """An error line built from a server's answer (reason, Location) is sanitized too."""
+    from tests.servers.hex_server import Fault, serve
+
+    CASES["terminal"] += 1
+    write(os.path.join(project, "target", "manifest.json"), BASE_MANIFEST)
+    with serve(projects=PROJECTS, rate_limit=None, lifetime=30) as srv:
+        srv.script("/api/v1/projects", Fault(status=500, body={"reason": "".join(ESCAPES)}))
+        srv.script("/api/v1/projects", *[Fault(status=500, body={"reason": ESCAPES[1]})] * 5)
+        os.environ["HEX_API_TOKEN"] = "hxtw_" + "5eC7e7" * 16
+        try:
+            code, out, err = run_cli(
+                ["sync", "--project-dir", project, "--hex-url", srv.url, "--warehouse", "snowflake"]
+            )
+        finally:
+            del os.environ["HEX_API_TOKEN"]
+    assert code == 3 and err.count("\n") == 1 and "500" in err
+    assert not _UNSAFE_OUT.search(out + err), repr(err)
+
+
+@fast(500)
+@given(
+    text=st.text(max_size=60)
+    | st.lists(st.sampled_from(ESCAPES) | st.text(max_size=5)).map("".join)
+)
+def test_terminal_text_leaves_no_control_character(text: str) -> None:
+    CASES["terminal"] += 1
+    clean = terminal_text(text)
+    assert not _UNSAFE_OUT.search(clean) and "\r" not in clean
+    clean.encode("utf-8")
+    one = terminal_text(text, one_line=True)
+    assert "\n" not in one and "\t" not in one and not _UNSAFE_OUT.search(one)
+    if text.isprintable() and text.isascii():
+        assert clean == text
+    doc = json.dumps({"t": text}, ensure_ascii=False)
+    escaped = json_text(doc)
+    assert not _UNSAFE_OUT.search(escaped)
+    if not any("\ud800" <= c <= "\udfff" for c in text):
+        assert json.loads(escaped) == {"t": text}
+
+
+# --- where the exposures file goes ---------------------------------------------------------------
+
+
+def _output_project(root: Path, extra: str = "") -> Path:
+    (root / "models").mkdir(parents=True)
+    (root / "target").mkdir()
+    (root / "dbt_project.yml").write_text("name: proj\nmodel-paths: [models]\n" + extra)
+    (root / "target" / "manifest.json").write_text(json.dumps(BASE_MANIFEST))
+    (root / "hex_snapshot.json").write_text(json.dumps(BASE_SNAPSHOT))
+    return root
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        "{outside}/hex_exposures.yml",
+        "../hex_exposures.yml",
+        "models/../../hex_exposures.yml",
+        "~/hex_exposures.yml",
+        "dbt_project.yml",
+        "models/hex_exposures.yaml",
+        "models/hex_exposures.txt",
+        "target/hex_exposures.yml",
+        "hex_exposures.yml",
+        "models",
+        "models/.yml",
+    ],
+)
+@pytest.mark.parametrize("where", ["flag", "config"])
+def test_an_output_outside_the_project_s_resource_paths_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, output: str, where: str
+) -> None:
+    CASES["output"] += 1
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    (tmp_path / "outside").mkdir()
+    root = _output_project(tmp_path / "p")
+    output = output.format(outside=tmp_path / "outside")
+    monkeypatch.chdir(root)
+    argv = ["sync", "--project-dir", str(root), "--from-snapshot", str(root / "hex_snapshot.json")]
+    if where == "flag":
+        argv += ["--output", os.path.expanduser(output) if output.startswith("~") else output]
+    else:
+        (root / "hex_exposures.yml").write_text(f"output: {output}\n")
+    before = {
+        "p": _tree(root),
+        "outside": _tree(tmp_path / "outside"),
+        "home": _tree(tmp_path / "home"),
+    }
+    code, _out, err = run_cli(argv)
+    assert code == 2 and err.count("\n") == 1 and "--output" in err, err
+    after = {
+        "p": _tree(root),
+        "outside": _tree(tmp_path / "outside"),
+        "home": _tree(tmp_path / "home"),
+    }
+    assert after == before
+
+
+@pytest.mark.parametrize(
+    ("extra", "output"),
+    [
+        ("", "models/hex_exposures.yml"),
+        ("", "models/deep/er/hex.yml"),
+        ("seed-paths: [data]\n", "data/hex.yml"),
+        ("", "snapshots/hex.yml"),
+        ("analysis-paths: [analysis]\n", "analysis/hex.yml"),
+        ("macro-paths: macros2\n", "macros2/hex.yml"),
+    ],
+)
+def test_an_output_under_any_resource_path_is_written(
+    tmp_path: Path, extra: str, output: str
+) -> None:
+    CASES["output"] += 1
+    root = _output_project(tmp_path / "p", extra)
+    argv = ["sync", "--project-dir", str(root), "--from-snapshot", str(root / "hex_snapshot.json")]
+    code, _out, err = run_cli([*argv, "--output", str(root / output), "-q"])
+    assert (code, err) == (0, "")
+    assert "hex_project_00000" in (root / output).read_text()
+
+
+@fast(300)
+@given(
+    parts=st.lists(
+        st.sampled_from(
+            [
+                "..",
+                ".",
+                "models",
+                "seeds",
+                "sub",
+                "~",
+                "x.yml",
+                "dbt_project.yml",
+                "a.yaml",
+                "/",
+                "",
+            ]
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_any_output_path_is_under_a_resource_path_or_refused(parts: list[str]) -> None:
+    from hex_exposures.errors import ConfigError
+    from hex_exposures.safety import check_output
+
+    CASES["output"] += 1
+    root = "/srv/proj"
+    try:
+        got = check_output(os.path.join(root, *parts), root, ["models", "seeds"])
+    except ConfigError as err:
+        one_line_error(err)
+        return
+    assert got.endswith(".yml")
+    assert got.startswith(("/srv/proj/models/", "/srv/proj/seeds/"))
+    assert "/../" not in got and os.path.normpath(got) == got
+
+
+def test_a_symlinked_exposures_file_is_written_through_and_stays_a_link(tmp_path: Path) -> None:
+    CASES["output"] += 1
+    root = _output_project(tmp_path / "p")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    target = shared / "exposures.yml"
+    target.write_text(EXPOSURES)
+    target.chmod(0o640)
+    link = root / "models" / "hex_exposures.yml"
+    link.symlink_to(os.path.relpath(target, link.parent))
+    argv = ["sync", "--project-dir", str(root), "--from-snapshot", str(root / "hex_snapshot.json")]
+    code, _out, err = run_cli([*argv, "-q"])
+    assert (code, err) == (0, "")
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    text = target.read_text()
+    assert text.startswith(EXPOSURES) and "hex_project_00000" in text
+    assert (target.stat().st_mode & 0o777) == 0o640
+    assert not [p for p in shared.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o077, 0o002])
+def test_a_new_exposures_file_honours_the_umask_and_an_old_one_keeps_its_mode(
+    tmp_path: Path, umask: int
+) -> None:
+    CASES["output"] += 1
+    root = _output_project(tmp_path / "p")
+    argv = ["sync", "--project-dir", str(root), "--from-snapshot", str(root / "hex_snapshot.json")]
+    old = os.umask(umask)
+    try:
+        assert run_cli([*argv, "-q"])[0] == 0
+        out = root / "models" / "hex_exposures.yml"
+        assert (out.stat().st_mode & 0o777) == 0o666 & ~umask
+        out.chmod(0o604)
+        out.write_text(EXPOSURES)
+        assert run_cli([*argv, "-q"])[0] == 0
+        assert (out.stat().st_mode & 0o777) == 0o604 and "hex_project_00000" in out.read_text()
+    finally:
+        os.umask(old)
+
+
+# --- deep JSON -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("depth", [990, 100_000])
+@pytest.mark.parametrize("what", ["manifest", "snapshot", "api"])
+@pytest.mark.parametrize("command", ["sync", "check", "report"])
+def test_deep_json_anywhere_is_one_line_not_an_internal_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, depth: int, what: str, command: str
+) -> None:
+    from tests.servers.hex_server import Fault, serve
+
+    CASES["deep_json"] += 1
+    root = _output_project(tmp_path / "p")
+    deep = "[" * depth + "]" * depth
+    argv = [command, "--project-dir", str(root), "--warehouse", "snowflake"]
+    if what == "manifest":
+        raw = json.dumps(BASE_MANIFEST).replace('"nodes": {', f'"zzz": {deep}, "nodes": {{', 1)
+        (root / "target" / "manifest.json").write_text(raw)
+    if what == "snapshot":
+        raw = json.dumps(BASE_SNAPSHOT).replace(
+            '"projects": [{', f'"projects": [{{"zzz": {deep}, ', 1
+        )
+        (root / "hex_snapshot.json").write_text(raw)
+    if what != "api":
+        code, _out, err = run_cli([*argv, "--from-snapshot", str(root / "hex_snapshot.json")])
+        assert code == 2, err
+    else:
+        body = '{"values": [{"id": "x", "zzz": ' + deep + '}], "pagination": {"after": null}}'
+        monkeypatch.setenv("HEX_API_TOKEN", "hxtw_" + "5eC7e7" * 16)
+        with serve(projects=PROJECTS, rate_limit=None, lifetime=30) as srv:
+            srv.script("/api/v1/projects", Fault(status=200, raw=body.encode()))
+            code, _out, err = run_cli([*argv, "--hex-url", srv.url])
+        assert code == 3, err
+    assert err.count("\n") == 1 and "nested too deeply" in err, err
+    assert "internal error" not in err and "RecursionError" not in err
+    assert not (root / "models" / "hex_exposures.yml").exists()
+
+
 def test_zz_counts() -> None:
     """Runs last in this file: the number of fuzz cases run, by target."""
     total = sum(CASES.values())
@@ -1043,6 +1367,7 @@ def test_zz_counts() -> None:
         pytest.skip("run the whole file to count cases")
     print(f"\nfuzz cases: {total} {dict(sorted(CASES.items()))} outcomes: {dict(OUTCOMES)}")
     targets = ("hex_comment", "titles", "sql", "manifest", "snapshot", "pipeline", "cli")
-    targets += ("jinja_dbt_parse", "hex_url", "ids_and_urls", "surrogates")
+    targets += ("jinja_dbt_parse", "hex_url", "ids_and_urls", "surrogates", "terminal")
+    targets += ("output", "deep_json")
     assert all(CASES[t] for t in targets), CASES  # every target was fuzzed
     assert total >= 500

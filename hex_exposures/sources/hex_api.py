@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import httpx
 
 from .. import __version__, safety
-from ..bulk import json_from_bytes
+from ..bulk import TooDeepError, json_from_bytes
 from ..errors import ConfigError, HexApiError
 from ..identifiers import normalize, parse_table_name, rule_for
 from ..records import HexProject, HexQuery, Settings, TableRef
@@ -649,14 +649,14 @@ class HexApiSource:
     def _json(self, response: _Answer, path: str) -> Mapping[str, Any]:
         try:
             body = json_from_bytes(response.body)
+        except TooDeepError:
+            raise self._error(
+                f"Hex answered {self._url(path)} with JSON nested too deeply to read"
+            ) from None
         except ValueError as exc:
             raise self._error(
                 f"Hex answered {self._url(path)} with something that is not JSON: check --hex-url"
             ) from exc
-        except RecursionError:
-            raise self._error(
-                f"Hex answered {self._url(path)} with JSON nested too deeply to read"
-            ) from None
         if not isinstance(body, Mapping):
             raise self._error(f"unexpected answer from Hex at {self._url(path)}: not a JSON object")
         return body
