@@ -161,6 +161,12 @@ def jinja_safe(text: str) -> str:
     return "{% raw %}" + inner + "{% endraw %}"
 
 
+def jinja_safe_items(items: Iterable[Mapping[str, str]]) -> tuple[Mapping[str, str], ...]:
+    """`referenced_columns` items with every value Jinja-safe: a column name can come
+    straight from a warehouse user's SQL (``select "{{ x }}" from t``), and dbt renders meta."""
+    return tuple({k: jinja_safe(_lines(v)) for k, v in item.items()} for item in items)
+
+
 def project_url(hex_url: str, workspace: str | None, project_id: str) -> str:
     """Link to a project in the Hex web app: ``https://<host>/<workspace>/hex/<id>``.
 

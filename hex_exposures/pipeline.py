@@ -600,7 +600,7 @@ def build_exposures(
             url=expo.project_url(settings.hex_url, workspace, pid),
             maturity_map=settings.maturity_map or expo.DEFAULT_MATURITY,
             owner_map=settings.owner_map,
-        )._replace(referenced_columns=d.referenced_columns)
+        )._replace(referenced_columns=_written_columns(d.referenced_columns, d.report))
         for pid, d in sorted(decisions.items())
         if d.depends_on is not None
     ]
@@ -669,6 +669,14 @@ def _referenced(
             if dep in wanted:
                 pairs.append((rel, c.column))
     return cols.referenced(pairs, schema, deps, index.warehouse)
+
+
+def _written_columns(
+    items: tuple[Mapping[str, str], ...], report: ProjectReport
+) -> tuple[Mapping[str, str], ...]:
+    """Fresh column names (maybe a warehouse user's SQL) made Jinja-safe; a kept exposure's
+    are the file's own, already safe, and are not wrapped twice."""
+    return expo.jinja_safe_items(items) if report.status == "exposed" else items
 
 
 def _table_order(t: TableRef) -> tuple[str, str, str]:

@@ -825,6 +825,11 @@ def _hostile_snapshot(path: str, *, hex_url: str, payloads: list[str]) -> list[s
         project["categories"] = [{"name": payload, "description": payload}]
         project["owner"] = {"email": f"{payload}@acme.com"}
         project["creator"] = {"email": payload}
+    # Warehouse users write SQL: column names land in meta.referenced_columns.
+    q0 = doc["queries"][0]
+    comment = q0["query_text"][q0["query_text"].index("-- Hex query metadata:") :]
+    cols = ", ".join(f'o."{p}"' for p in payloads if '"' not in p)
+    doc["queries"].append({**q0, "query_text": f"select {cols} from fct_orders o\n{comment}"})
     bad_ids = []
     first = doc["projects"][0]
     for payload in payloads:
