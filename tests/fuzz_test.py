@@ -1044,6 +1044,12 @@ def test_plain_http_is_refused_but_for_loopback(url: str, ok: bool) -> None:
 
 # --- terminal escapes -------------------------------------------------------------------------
 
+# Enough for the local Snowflake preflight to pass, so a run reaches Hex (which fails first).
+SNOWFLAKE_PREFLIGHT = {
+    "SNOWFLAKE_ACCOUNT": "acme",
+    "SNOWFLAKE_USER": "u",
+    "SNOWFLAKE_PASSWORD": "p",
+}
 ESCAPES = [
     "\x1b[2J\x1b[H",  # clear the screen
     "\x1b]8;;https://evil.example/\x07click\x1b]8;;\x07",  # OSC 8 hyperlink
@@ -1121,9 +1127,14 @@ def test_no_escape_sequence_or_control_character_reaches_the_terminal(
         assert "Title 1 " in out and "click" in out  # the text is there, the escapes are not
 
 
-def test_a_server_s_reason_with_escapes_is_printed_clean(project: str) -> None:
+def test_a_server_s_reason_with_escapes_is_printed_clean(
+    project: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An error line built from a server's answer (reason, Location) is sanitized too."""
     from tests.servers.hex_server import Fault, serve
+
+    for name, value in SNOWFLAKE_PREFLIGHT.items():
+        monkeypatch.setenv(name, value)
 
     CASES["terminal"] += 1
     write(os.path.join(project, "target", "manifest.json"), BASE_MANIFEST)
@@ -1133,7 +1144,16 @@ def test_a_server_s_reason_with_escapes_is_printed_clean(project: str) -> None:
         os.environ["HEX_API_TOKEN"] = "hxtw_" + "5eC7e7" * 16
         try:
             code, out, err = run_cli(
-                ["sync", "--project-dir", project, "--hex-url", srv.url, "--warehouse", "snowflake"]
+                [
+                    "sync",
+                    "--project-dir",
+                    project,
+                    "--hex-url",
+                    srv.url,
+                    "--warehouse",
+                    "snowflake",
+                    "-q",
+                ]
             )
         finally:
             del os.environ["HEX_API_TOKEN"]
@@ -1355,6 +1375,8 @@ def test_deep_json_anywhere_is_one_line_not_an_internal_error(
         assert code == 2, err
     else:
         body = '{"values": [{"id": "x", "zzz": ' + deep + '}], "pagination": {"after": null}}'
+        for name, value in SNOWFLAKE_PREFLIGHT.items():
+            monkeypatch.setenv(name, value)
         monkeypatch.setenv("HEX_API_TOKEN", "hxtw_" + "5eC7e7" * 16)
         with serve(projects=PROJECTS, rate_limit=None, lifetime=30) as srv:
             srv.script("/api/v1/projects", Fault(status=200, raw=body.encode()))

@@ -597,6 +597,7 @@ def test_each_bound_ends_the_run_with_exit_3_and_one_line_naming_it(
         assert name in defaults
         monkeypatch.setitem(defaults, name, value)
     root = tiny_project(tmp_path / "p")
+    monkeypatch.setenv("SNOWFLAKE_ACCOUNT", "acme")  # the local preflight passes; Hex fails
     with serve(projects=PROJECTS, rate_limit=None, lifetime=30, token=TOKEN) as srv:
         srv.script(PAGE, *faults)
         argv = ["sync", "--project-dir", str(root), "--hex-url", srv.url]
