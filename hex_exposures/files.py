@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import secrets
+import tempfile
 import time
 from collections.abc import Mapping
 from typing import Any, NamedTuple
