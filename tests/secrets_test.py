@@ -30,7 +30,7 @@ import pytest
 from hex_exposures import cli
 from hex_exposures.errors import HexExposuresError
 from hex_exposures.records import Settings
-from hex_exposures.sources import hex_api
+from hex_exposures.sources import hex_api, snapshot
 from hex_exposures.sources.hex_api import HexApiSource
 from tests.manifest_factory import manifest, model
 from tests.servers.hex_server import RESET, Fault, make_project, record_connections, serve
@@ -423,8 +423,10 @@ def test_snapshot_and_a_failing_query_never_show_either_secret(
         fake_snowflake.cursor().execute("drop table SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY")
         code, _out, err = scanner.run("query fails", ["sync", *common])
         assert code == 3 and "QUERY_HISTORY" in one_error_line(err)
-    data = json.loads(snap.read_text())
-    assert len(data["projects"]) == 3 and len(data["queries"]) == 3
+    lines = [json.loads(line) for line in snap.read_text().splitlines()]  # v2: JSON Lines
+    assert lines[0]["format"] == "hex-exposures-snapshot" and lines[0]["version"] == 2
+    loaded = snapshot.load(str(snap))
+    assert len(loaded.projects) == 3 and len(loaded.queries) == 3
     scanner.add("snapshot file", snap.read_text())
     scanner.add("exposures file", (root / "models" / "hex_exposures.yml").read_text())
     assert "running on Snowflake" in scanner.texts["snapshot: stderr"]  # debug really was on
