@@ -644,7 +644,7 @@ def check(offline: bool, **kwargs: Any) -> int:
             + (f" or {hint}" if hint else ""),
             err=True,
         )
-    else:
+    elif not differs:
         log.info("%s is up to date", path)  # stderr: stdout stays empty for scripts
     return 1 if differs else 0
 

@@ -25,6 +25,7 @@ from hex_exposures.records import HexProject, HexQuery, Settings, TableRef
 from hex_exposures.sources import bigquery as bq
 from hex_exposures.sources import open_warehouse
 from tests.servers.bigquery_server import NOW, BigQueryServer, Failure, Job
+from tests.snapshot_lines import snapshot_doc
 
 PROJECT_A = "4e500000-0000-0000-0000-00000000000a"
 PROJECT_B = "4e500000-0000-0000-0000-00000000000b"
@@ -544,7 +545,7 @@ def test_cli_sync_and_snapshot_against_bigquery(
 
     snap = dbt_project / "snap.json"
     assert main(["snapshot", "-o", str(snap), "--project-dir", str(dbt_project)]) == 0
-    doc = json.loads(snap.read_text())
+    doc = snapshot_doc(snap)
     assert doc["warehouse"] == "bigquery"
     assert {(q["project_id"], q["database"], q["run_count"]) for q in doc["queries"]} == {
         (PROJECT_A, "my-proj", 2),

@@ -29,6 +29,7 @@ from hex_exposures.records import HexProject, HexQuery, Settings
 from hex_exposures.sources import open_warehouse
 from hex_exposures.sources import snowflake as sf
 from tests.servers.snowflake_history import Run, create_history
+from tests.snapshot_lines import snapshot_doc
 
 pytestmark = pytest.mark.filterwarnings("ignore:Arrow output on a DB-API result:UserWarning")
 
@@ -604,10 +605,10 @@ def test_cli_snapshot_and_sync_against_snowflake(
     assert "SNOWFLAKE.GOVERNANCE_VIEWER" in line
     assert fake_env not in err and TOKEN not in err
 
-    data = json.loads(snap.read_text())
+    data = snapshot_doc(snap)
     assert (data["format"], data["version"], data["warehouse"]) == (
         "hex-exposures-snapshot",
-        1,
+        2,
         "snowflake",
     )
     assert {p["id"] for p in data["projects"]} == set(TITLES)
