@@ -267,21 +267,32 @@ class JsonMemo:
         text = json.dumps(self.data, sort_keys=True)
         if text == self._saved:
             return False
-        folder = os.path.dirname(os.path.abspath(self.path))
-        tmp = None
-        try:
-            os.makedirs(folder, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".memo.", suffix=".tmp", dir=folder)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(tmp, self.path)
-            tmp = None
-        except OSError as err:
-            log.debug("%s: cannot write (%s)", self.path, err)
+        if not replace_quietly(self.path, text.encode("utf-8"), prefix=".memo."):
             return False
-        finally:
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
         self._saved = text
         return True
+
+
+def replace_quietly(path: str, data: bytes, *, prefix: str) -> bool:
+    """Write a cache file atomically (temp file + rename); False, logged, when it cannot.
+
+    For the tool's own caches beside the parse cache: losing one costs a slower next run,
+    never a failed one, so an unwritable folder is not an error.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = None
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as err:
+        log.debug("%s: cannot write (%s)", path, err)
+        return False
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    return True

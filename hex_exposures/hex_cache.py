@@ -12,14 +12,13 @@ folder is always safe to delete.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .files import replace_quietly
 from .parse_cache import DIRNAME
 
 log = logging.getLogger(__name__)
@@ -84,22 +83,9 @@ class HexApiCache:
                 for pid, (at, pairs) in sorted(self._used.items())
             },
         }
-        folder = os.path.dirname(os.path.abspath(self.path))
-        tmp = None
-        try:
-            os.makedirs(folder, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".hex_api_cache.", suffix=".tmp", dir=folder)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(doc, f, ensure_ascii=False, separators=(",", ":"))
-            os.replace(tmp, self.path)
-            tmp = None
-        except OSError as err:
-            log.debug("hex api cache: cannot write %s (%s)", self.path, err)
+        data = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        if not replace_quietly(self.path, data, prefix=".hex_api_cache."):
             return False
-        finally:
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
         self._projects = dict(self._used)
         self._changed = False
         return True
