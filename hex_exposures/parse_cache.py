@@ -32,7 +32,7 @@ from . import __version__, identifiers, sql_columns, sql_tables
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 2: Extraction carries the temporary tables a text creates (issue 17)
 DIRNAME = "hex_exposures_parse_cache"
 FILENAME = "parse_cache.sqlite3"
 KEEP_SAVES = 5

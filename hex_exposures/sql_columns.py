@@ -134,7 +134,7 @@ def extract_columns(
         tokens = dialect.tokenize(sql)
         if not tokens:
             return Columns((), "empty")
-        shape, refusal = _shape(tokens)
+        shape, _literals, refusal = _shape(tokens)
         if refusal is not None:
             return Columns((), refusal)
         memo = (warehouse, shape, database, schema, digest) if digest is not None else None

@@ -7,16 +7,26 @@ stages, `IDENTIFIER($var)`, derived tables and VALUES. The optimizer's `qualify`
 `traverse_scope` would do the same more slowly; here names are completed separately by
 `qualify` from the query's context, so a parse can be cached by text alone.
 
+A text is read whole or not at all (SPEC "Resolving"): a statement sqlglot keeps as raw text
+anywhere in the tree makes the text unparsed, and a routine's body (BigQuery `CREATE
+PROCEDURE ... BEGIN ...; END`, a SQL body in a string) is read statement by statement in
+place of its CREATE. A string literal is a table name only inside `IDENTIFIER('...')` or
+Snowflake `TABLE('...')`; a location (`FROM 's3://...'`, `@stage`) and a file format are never
+tables, and a string where BigQuery wants a name is invalid SQL (unparsed).
+
 Speed (SPEC "Scale"): sqlglotc's parser is the cost, so a text is tokenized once and its
-token shape (comments dropped, literal values masked) is memoized: Hex apps rerun one cell
-with new parameter values, giving distinct texts with the same tables.
+token shape (comments dropped, literal values in value positions masked) is memoized: Hex
+apps rerun one cell with new parameter values, giving distinct texts with the same tables.
+Only literals after a comparison or arithmetic operator, in an `IN (...)` list or after
+LIMIT/OFFSET/INTERVAL are masked: none of these can stand where a name goes, so the answer
+stays a function of the text alone (issue 17).
 """
 
 from __future__ import annotations
 
 import hashlib
 from array import array
-from collections.abc import Iterable, MutableMapping, Sequence
+from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from contextlib import suppress
 from itertools import pairwise
 from typing import NamedTuple
@@ -36,14 +46,20 @@ MAX_DEPTH = 128  # parentheses deeper than this: refused (BigQuery parses nestin
 # `x[1][2]...`: sqlglotc's parser recurses once per subscript on the C stack, past Python's
 # recursion limit, and crashes the process near 80,000 of them (8 MiB stack).
 MAX_SUBSCRIPTS = 2_000
-_VERSION = "1"  # bump when extraction changes, so cached results from older runs are unused
+_VERSION = "2"  # bump when extraction changes, so cached results from older runs are unused
 
 
 class Extraction(NamedTuple):
-    """What one text reads. `error` is a one-line reason when it did not parse (tables empty)."""
+    """What one text reads. `error` is a one-line reason when it did not parse (tables empty).
+
+    `temps` are the temporary tables the text creates, as written: Hex runs a project's cells
+    in one warehouse session, so they shadow the project's reads in its other texts too
+    (`pipeline.shadow_temps`).
+    """
 
     tables: tuple[TableRef, ...]
     error: str | None = None
+    temps: tuple[TableRef, ...] = ()
 
 
 class _Scoping(NamedTuple):
@@ -52,6 +68,7 @@ class _Scoping(NamedTuple):
     implicit_recursion: bool  # a UNION-shaped CTE body sees its own name without RECURSIVE
     local_case_insensitive: bool  # CTE names compare ignoring case
     empty_schema: str | None  # the schema `db..t` names
+    session_schema: str | None = None  # `<it>.t` names a session's temp table, never a table
 
 
 _SCOPING: dict[str, _Scoping] = {
@@ -61,7 +78,13 @@ _SCOPING: dict[str, _Scoping] = {
         implicit_recursion=True, local_case_insensitive=False, empty_schema="PUBLIC"
     ),
     # BigQuery: a non-recursive CTE sees only earlier CTEs; aliases ignore case.
-    "bigquery": _Scoping(implicit_recursion=False, local_case_insensitive=True, empty_schema=None),
+    # BigQuery: `_SESSION.t` is a temporary table of the session (docs, "Sessions").
+    "bigquery": _Scoping(
+        implicit_recursion=False,
+        local_case_insensitive=True,
+        empty_schema=None,
+        session_schema="_SESSION",
+    ),
 }
 _DEFAULT_SCOPING = _Scoping(
     implicit_recursion=False, local_case_insensitive=False, empty_schema=None
@@ -84,12 +107,17 @@ _MODEL_CALLS = _kinds(
 )
 # Children never searched: write targets, ML models (SELECT ... INTO t: a target too).
 _SKIP: dict[type[exp.Expr], frozenset[str]] = {
-    **dict.fromkeys((exp.Insert, exp.Merge, exp.Update, exp.Copy, *_MODEL_CALLS), _THIS),
+    **dict.fromkeys((exp.Insert, exp.Merge, exp.Update, exp.LoadData, *_MODEL_CALLS), _THIS),
+    # COPY reads only its FROM (`files`); the rest is a target, a format, options.
+    exp.Copy: frozenset(exp.Copy.arg_types) - {"files"},
     exp.Delete: frozenset({"this", "tables"}),
     exp.Select: frozenset({"into"}),
 }
 _NOTHING: frozenset[str] = frozenset()
-_NAMED_TABLE_SKIP = frozenset({"this", "db", "catalog", "alias"})
+# A named table's parts and alias are names; `format` is a file format (`@s (file_format =>
+# f)`), `pattern` a file pattern.
+_FORMAT_SKIP = frozenset({"format", "pattern"})
+_NAMED_TABLE_SKIP = frozenset({"this", "db", "catalog", "alias"}) | _FORMAT_SKIP
 # Only these children of CREATE are reads: `CREATE TABLE t AS <query>`.
 _CREATE_READS = frozenset({"expression", "with_"})
 # Statements that read no table data (DDL on a target, session and metadata commands).
@@ -107,9 +135,18 @@ _LITERALS = _token_kinds(
     "STRING NUMBER BIT_STRING HEX_STRING BYTE_STRING NATIONAL_STRING RAW_STRING HEREDOC_STRING"
     " UNICODE_STRING"
 )
-_NAME_LITERAL_AFTER = frozenset({"IDENTIFIER", "TABLE"})  # IDENTIFIER('db.s.t') names a table
+# A literal right after one of these is a value: `x >= '2024-01-01'`, `LIMIT 10`, ... (masked).
+_VALUE_AFTER = _token_kinds(
+    "EQ NEQ NULLSAFE_EQ LT LTE GT GTE LIKE ILIKE BETWEEN AND OR NOT IS THEN ELSE WHEN DPIPE PLUS"
+    " STAR SLASH MOD LIMIT OFFSET"
+)
+_UNARY_AFTER = _VALUE_AFTER | _token_kinds("L_PAREN COMMA")  # `-` here is a sign: `, -3`
+_ROUTINES = ("PROCEDURE", "FUNCTION")
+_TEMPORARY = (exp.TemporaryProperty, exp.VolatileProperty)  # Snowflake: VOLATILE = TEMPORARY
+_LOCATION_PREFIXES = ("@", "~")  # a stage path in a string; a URL holds "://"
 
-_SHAPES: dict[tuple[str, bytes], tuple[TableRef, ...]] = {}  # token shape -> tables
+# token shape -> (tables, temps)
+_SHAPES: dict[tuple[str, bytes], tuple[tuple[TableRef, ...], tuple[TableRef, ...]]] = {}
 _SHAPES_MAX = 50_000
 _DIALECTS: dict[str, Dialect] = {}
 
@@ -140,18 +177,23 @@ def extract_tables(
             cache[key] = hit
         found = hit
     tables = qualify(found.tables, warehouse=warehouse, database=database, schema=schema)
-    return Extraction(tables, found.error)
+    return Extraction(tables, found.error, found.temps)
 
 
 def _cached(value: object) -> Extraction | None:
-    """A cache entry as an Extraction; its JSON form `[[[db, schema, name], ...], error]` too."""
+    """A cache entry as an Extraction; its JSON form `[[[db, schema, name], ...], error, temps?]`
+    too."""
     if isinstance(value, Extraction):
         return value
-    if not isinstance(value, list | tuple) or len(value) != 2:
+    if not isinstance(value, list | tuple) or len(value) not in (2, 3):
         return None
-    tables, error = value
+    tables, error, *temps = value
     try:
-        return Extraction(tuple(TableRef(*t) for t in tables), error)
+        return Extraction(
+            tuple(TableRef(*t) for t in tables),
+            error,
+            tuple(TableRef(*t) for t in temps[0]) if temps else (),
+        )
     except (TypeError, ValueError):
         return None
 
@@ -210,18 +252,28 @@ def _parse(sql: str, warehouse: str, dialect: Dialect) -> Extraction:
     tokens = dialect.tokenize(sql)
     if not tokens:
         return Extraction((), "empty")
-    shape, refusal = _shape(tokens)
+    shape, literals, refusal = _shape(tokens)
     if refusal is not None:
         return Extraction((), refusal)
     memo = (warehouse, shape)
-    tables = _SHAPES.get(memo)
-    if tables is None:
-        tables = _extract(dialect.parser().parse(tokens, sql), warehouse)
+    found = _SHAPES.get(memo)
+    if found is None:
+        context = _Context(warehouse, _SCOPING.get(warehouse, _DEFAULT_SCOPING), dialect, literals)
+        found = _extract(dialect.parser().parse(tokens, sql), context)
         if len(_SHAPES) >= _SHAPES_MAX:
             with suppress(KeyError, RuntimeError, StopIteration):  # another thread evicted
                 del _SHAPES[next(iter(_SHAPES))]
-        _SHAPES[memo] = tables
-    return Extraction(tables)
+        _SHAPES[memo] = found
+    return Extraction(found[0], None, found[1])
+
+
+class _Context(NamedTuple):
+    """What reading one text's trees needs besides the trees."""
+
+    warehouse: str
+    scoping: _Scoping
+    dialect: Dialect
+    literals: frozenset[int]  # start offsets of the text's literal tokens
 
 
 class _Unsupported(Exception):
@@ -238,26 +290,46 @@ def _dialect(name: str) -> Dialect:
     return _DIALECTS[name]
 
 
-def _shape(tokens: Sequence[Token]) -> tuple[bytes, str | None]:
-    """Hash of the tokens with comments dropped and literal values masked; why not to parse.
+def _shape(tokens: Sequence[Token]) -> tuple[bytes, frozenset[int], str | None]:
+    """Hash of the tokens with comments dropped and value literals masked; where the text's
+    literals start; why not to parse.
 
-    Literal values never change which tables a text reads, except a string naming one
-    (`IDENTIFIER('db.s.t')`, Snowflake `TABLE('t')`), which is kept. Token types keep a
-    quoted name apart from the same name unquoted. Written with C-level list operations:
-    this runs for every text, cached or not.
+    A literal is masked only where it can only be a value (`_value_literal`): elsewhere a
+    string may be a name (`IDENTIFIER('db.s.t')`, a BigQuery `FROM "t"`, a location, a
+    routine body) and a number part of one (BigQuery `my-project-123`), so texts differing
+    there never share an answer. Token types keep a quoted name apart from the same name
+    unquoted. Written with C-level list operations: this runs for every text, cached or not.
     """
     kinds = [tok.token_type for tok in tokens]
     texts = [tok.text for tok in tokens]
-    for i in [i for i, kind in enumerate(kinds) if kind in _LITERALS]:
-        names_table = (
-            i >= 2
-            and kinds[i - 1] is TokenType.L_PAREN
-            and texts[i - 2].upper() in _NAME_LITERAL_AFTER
-        )
-        if not names_table:
+    at = [i for i, kind in enumerate(kinds) if kind in _LITERALS]
+    in_list: set[int] = set()  # literals masked as members of an `IN (...)` list
+    for i in at:
+        if _value_literal(kinds, i, in_list):
             texts[i] = ""
     data = array("H", kinds).tobytes() + "\x01".join(texts).encode("utf-8", "surrogatepass")
-    return hashlib.blake2b(data, digest_size=16).digest(), _too_deep(kinds)
+    starts = frozenset(tokens[i].start for i in at)
+    return hashlib.blake2b(data, digest_size=16).digest(), starts, _too_deep(kinds)
+
+
+def _value_literal(kinds: list[TokenType], i: int, in_list: set[int]) -> bool:
+    """Whether the literal at `i` stands where only a value can: its content then decides no
+    table name, no statement kind and no parse error, so masking it keeps the memo exact."""
+    before = kinds[i - 1] if i else None
+    if before in _VALUE_AFTER:
+        return True
+    if kinds[i] is TokenType.NUMBER and i >= 1:
+        if before is TokenType.INTERVAL:
+            return True
+        if before is TokenType.DASH:  # a sign, not a dash inside a BigQuery name
+            return i < 2 or kinds[i - 2] in _UNARY_AFTER
+    if i >= 2 and (
+        (before is TokenType.L_PAREN and kinds[i - 2] is TokenType.IN)
+        or (before is TokenType.COMMA and i - 2 in in_list)
+    ):
+        in_list.add(i)
+        return True
+    return False
 
 
 def _too_deep(kinds: list[TokenType]) -> str | None:
@@ -283,30 +355,116 @@ def _too_deep(kinds: list[TokenType]) -> str | None:
     return None
 
 
-def _extract(statements: Sequence[exp.Expr | None], warehouse: str) -> tuple[TableRef, ...]:
-    """Reads of all statements, less tables an earlier statement created (temp tables)."""
-    scoping = _SCOPING.get(warehouse, _DEFAULT_SCOPING)
+def _extract(
+    statements: Sequence[exp.Expr | None], context: _Context
+) -> tuple[tuple[TableRef, ...], tuple[TableRef, ...]]:
+    """Reads of all statements, less tables an earlier statement created; and the temporary
+    tables created."""
     created: list[TableRef] = []
+    temps: list[TableRef] = []
     found: set[TableRef] = set()
-    for statement in statements:
-        if statement is None:
-            continue
-        if isinstance(statement, exp.Command):  # sqlglot kept it as text: reads unknown
-            raise _Unsupported(f"unsupported statement {str(statement.this).upper()!r}")
-        for ref in _reads(statement, warehouse, scoping):
+    for statement, ctx in _statements(statements, context):
+        for ref in _reads(statement, ctx):
             if not any(_same_table(c, ref) for c in created):
                 found.add(ref)
         if isinstance(statement, exp.Create) and statement.kind in ("TABLE", "VIEW"):
             target = statement.this
             if isinstance(target, exp.Schema):
                 target = target.this
-            made = _named(target, warehouse, scoping) if isinstance(target, exp.Table) else None
+            made = _named(target, ctx) if isinstance(target, exp.Table) else None
             if made is not None:
                 created.append(made)
-    return _sorted(found)
+                properties = statement.args.get("properties")
+                if properties is not None and any(
+                    isinstance(p, _TEMPORARY) for p in properties.expressions
+                ):
+                    temps.append(made)
+    return _sorted(found), _sorted(temps)
 
 
-def _reads(statement: exp.Expr, warehouse: str, scoping: _Scoping) -> list[TableRef]:
+def _statements(
+    statements: Sequence[exp.Expr | None], context: _Context
+) -> Iterator[tuple[exp.Expr, _Context]]:
+    """The statements to read, in order, each with the context its positions refer to.
+
+    A routine's CREATE gives way to its body's statements: BigQuery's `BEGIN <first>; ...;
+    END` (sqlglot keeps `<first>` as text in a Command and the rest as top-level statements
+    up to an EndStatement), or a SQL body held in a string. Anything else kept as raw text
+    means the reads are unknown: `_Unsupported`.
+    """
+    items = [s for s in statements if s is not None]
+    i = 0
+    while i < len(items):
+        statement = items[i]
+        i += 1
+        if isinstance(statement, exp.Command):  # sqlglot kept it as text: reads unknown
+            raise _Unsupported(f"unsupported statement {str(statement.this).upper()!r}")
+        if isinstance(statement, exp.EndStatement):
+            raise _Unsupported("an END without its BEGIN")
+        if not (isinstance(statement, exp.Create) and statement.kind in _ROUTINES):
+            yield statement, context
+            continue
+        body = statement.args.get("expression")
+        if isinstance(body, exp.Command):
+            if str(body.this).upper() != "BEGIN":
+                raise _Unsupported(f"unsupported routine body {str(body.this).upper()!r}")
+            yield from _statements(*_parse_body(_text_of(body.args.get("expression")), context))
+            while i < len(items) and not isinstance(items[i], exp.EndStatement):
+                yield from _statements([items[i]], context)
+                i += 1
+            if i == len(items):
+                raise _Unsupported("a routine body without its END")
+            i += 1
+            continue
+        text = _string_body(body)
+        if text is None:  # an expression body (BigQuery `AS (...)`, a table function's query)
+            yield statement, context
+            continue
+        language = _language(statement)
+        if language == "SQL":
+            yield from _statements(*_parse_body(text, context))
+        elif statement.kind == "PROCEDURE":  # JavaScript, Python, ... may run any SQL
+            raise _Unsupported(f"a {language} procedure body")
+        # a function in another language reads no table
+
+
+def _text_of(value: object) -> str:
+    return str(value.this) if isinstance(value, exp.Literal) else str(value or "")
+
+
+def _string_body(body: object) -> str | None:
+    """The text of a routine body written as a string (`AS '...'`, `AS $$...$$`), or None."""
+    if isinstance(body, exp.Block) and len(body.expressions) == 1:
+        body = body.expressions[0]
+    if isinstance(body, exp.RawString) or (isinstance(body, exp.Literal) and body.is_string):
+        return str(body.this)
+    return None
+
+
+def _language(create: exp.Create) -> str:
+    properties = create.args.get("properties")
+    for p in properties.expressions if properties is not None else ():
+        if isinstance(p, exp.LanguageProperty):
+            return p.name.upper() or "SQL"
+    return "SQL"
+
+
+def _parse_body(text: str, context: _Context) -> tuple[list[exp.Expr | None], _Context]:
+    """A routine body's statements, and a context whose literal offsets are the body's."""
+    tokens = context.dialect.tokenize(text)
+    if not tokens:
+        return [], context
+    _, literals, refusal = _shape(tokens)
+    if refusal is not None:
+        raise _Unsupported(f"routine body {refusal}")
+    try:
+        statements = list(context.dialect.parser().parse(tokens, text))
+    except ParseError as e:
+        raise _Unsupported("routine body: " + _parse_reason(e)) from None
+    return statements, context._replace(literals=literals)
+
+
+def _reads(statement: exp.Expr, ctx: _Context) -> list[TableRef]:
     """Named tables read by one statement, walking its tree once without recursion.
 
     Each stack entry carries the CTE names visible there: an unqualified name is a CTE
@@ -321,17 +479,18 @@ def _reads(statement: exp.Expr, warehouse: str, scoping: _Scoping) -> list[Table
             continue
         skip = _SKIP.get(kind, _NOTHING)
         if kind is exp.Table or kind is exp.TableFromRows:
-            named = _named(node, warehouse, scoping, scope)
+            named = _named(node, ctx, scope)
             if named is not None:
                 found.append(named)
-            if isinstance(node.this, exp.Identifier):
-                skip = _NAMED_TABLE_SKIP
+            skip = _NAMED_TABLE_SKIP if isinstance(node.this, exp.Identifier) else _FORMAT_SKIP
         elif kind is exp.Create:
             skip = frozenset(node.args) - _CREATE_READS
+        elif kind is exp.Command:  # raw text inside a statement: its reads are unknown
+            raise _Unsupported(f"unsupported statement {str(node.this).upper()!r}")
         if kind in _WITH_OWNERS:
             with_ = node.args.get("with_")
             if isinstance(with_, exp.With):
-                scope = _enter_with(with_, scope, stack, scoping, warehouse)
+                scope = _enter_with(with_, scope, stack, ctx.scoping, ctx.warehouse)
                 skip = skip | {"with_"}
         for child in node.iter_expressions():
             if type(child) not in _LEAVES and child.arg_key not in skip:
@@ -395,22 +554,24 @@ def _local_name(alias: object, warehouse: str, scoping: _Scoping) -> str | None:
     return normalize(ident.this, quoted=bool(ident.args.get("quoted")), warehouse=warehouse)
 
 
-def _named(
-    node: exp.Expr,
-    warehouse: str,
-    scoping: _Scoping,
-    scope: _Scope | None = None,
-) -> TableRef | None:
-    """The real table `node` names, or None (function, stage, variable, CTE reference)."""
+def _named(node: exp.Expr, ctx: _Context, scope: _Scope | None = None) -> TableRef | None:
+    """The real table `node` names, or None (function, stage, location, variable, CTE
+    reference, a session's temp table)."""
+    warehouse, scoping = ctx.warehouse, ctx.scoping
     table = node
     this = node.args.get("this")
     if not isinstance(this, exp.Identifier):
+        if isinstance(this, exp.Literal) and isinstance(node, exp.Table):
+            return None  # Snowflake `FROM 's3://...'`, `'@stage/path'`: a location
         # IDENTIFIER('db.s.t') and Snowflake TABLE('db.s.t') name a table in a string.
         literal = this.this if isinstance(this, exp.DynamicIdentifier) else this
         if not isinstance(literal, exp.Literal) or not literal.is_string:
             return None
+        value = str(literal.this).strip()
+        if "://" in value or value.startswith(_LOCATION_PREFIXES):
+            return None
         try:
-            table = exp.to_table(literal.this, dialect=rule_for(warehouse).dialect)
+            table = exp.to_table(value, dialect=rule_for(warehouse).dialect)
         except (SqlglotError, ValueError):
             return None
         this = table.args.get("this")
@@ -418,6 +579,8 @@ def _named(
             return None
     elif not isinstance(node, exp.Table):
         return None
+    elif ctx.literals:
+        _refuse_string_names(table, ctx.literals)
     unqualified = not table.args.get("db") and not table.args.get("catalog")
     if scope and unqualified:
         name = _local_name(this, warehouse, scoping)
@@ -428,7 +591,28 @@ def _named(
         bare = exp.Table(this=this.copy(), catalog=catalog.copy() if catalog else None)
         ref = table_ref(bare, warehouse)
         return ref._replace(schema=scoping.empty_schema) if ref else None
-    return table_ref(table, warehouse)
+    ref = table_ref(table, warehouse)
+    if (
+        ref is not None
+        and scoping.session_schema is not None
+        and ref.database is None
+        and (ref.schema or "").upper() == scoping.session_schema
+    ):
+        return None
+    return ref
+
+
+def _refuse_string_names(table: exp.Expr, literals: frozenset[int]) -> None:
+    """A name part parsed from a string literal (BigQuery `FROM "t"`, `'d.t'`: strings, not
+    names, there) is SQL the warehouse refuses: the text is unparsed, not read as naming t."""
+    for key in ("this", "db", "catalog"):
+        part = table.args.get(key)
+        if (
+            isinstance(part, exp.Identifier)
+            and part.args.get("quoted")
+            and part.meta.get("start") in literals
+        ):
+            raise _Unsupported("a string literal where a table name goes")
 
 
 def _same_table(created: TableRef, read: TableRef) -> bool:

@@ -32,6 +32,7 @@ class Case(NamedTuple):
     context: dict[str, str] | None
     tables: frozenset[TableRef]
     error: str | None
+    temps: frozenset[TableRef] = frozenset()
 
 
 def _split(text: str, sep: str, *, unquote: bool) -> list[str]:
@@ -77,17 +78,22 @@ def load_cases(warehouse: str) -> list[Case]:
     for line in (FIXTURES / f"{warehouse}.sql").read_text().splitlines(keepends=True):
         if line.startswith("-- title:"):
             assert current is None, f"case without an expectation before {line!r}"
-            current = {"title": line[9:].strip(), "lines": [], "context": None}
+            current = {"title": line[9:].strip(), "lines": [], "context": None, "temps": ""}
         elif current is None:
             continue
         elif line.startswith("-- context:") and not current["lines"]:
             pairs = (item.split("=", 1) for item in line[11:].split())
             current["context"] = {k: v for k, v in pairs}
+        elif line.startswith("-- temps:"):
+            current["temps"] = line[9:]
         elif line.startswith(("-- expect:", "-- expect-error:")):
             error = line[16:].strip() if line.startswith("-- expect-error:") else None
             tables = frozenset() if error else _expected(line[10:])
             sql = "".join(current["lines"]).rstrip("\n")
-            cases.append(Case(warehouse, current["title"], sql, current["context"], tables, error))
+            temps = _expected(current["temps"])
+            cases.append(
+                Case(warehouse, current["title"], sql, current["context"], tables, error, temps)
+            )
             current = None
         else:
             current["lines"].append(line)
@@ -130,6 +136,68 @@ def test_fixture(case: Case) -> None:
         assert set(got.tables) == case.tables
         assert len(got.tables) == len(case.tables)  # unique
         assert list(got.tables) == sorted(got.tables, key=_order)
+    if case.context is None:
+        assert set(got.temps) == case.temps
+    else:
+        assert got.temps == parse_tables(case.sql, case.warehouse).temps
+
+
+def _corpus(order: list[Case], *, cold: bool) -> dict[tuple[str, str], Extraction]:
+    sql_tables._SHAPES.clear()
+    out = {}
+    for case in order:
+        if cold:
+            sql_tables._SHAPES.clear()
+        out[(case.warehouse, case.title)] = parse_tables(case.sql, case.warehouse)
+    return out
+
+
+def test_the_corpus_reads_the_same_cold_in_order_and_reversed() -> None:
+    """A result is a function of the text alone (issue 17): the memo never changes one."""
+    cold = _corpus(ALL_CASES, cold=True)
+    forward = _corpus(ALL_CASES, cold=False)
+    backward = _corpus(ALL_CASES[::-1], cold=False)
+    assert forward == cold
+    assert backward == cold
+    # and the corpus does exercise the memo: some texts share a shape
+    sql_tables._SHAPES.clear()
+    for case in ALL_CASES:
+        parse_tables(case.sql, case.warehouse)
+    parsed = sum(1 for c in ALL_CASES if cold[(c.warehouse, c.title)].error is None)
+    assert len(sql_tables._SHAPES) < parsed
+
+
+def _masked_variants(sql: str, warehouse: str) -> list[str]:
+    """`sql` with each literal the memo masks given another value of the same kind."""
+    dialect = sql_tables._dialect(warehouse)
+    tokens = dialect.tokenize(sql)
+    kinds = [t.token_type for t in tokens]
+    in_list: set[int] = set()
+    out = []
+    for i, tok in enumerate(tokens):
+        if kinds[i] in sql_tables._LITERALS and sql_tables._value_literal(kinds, i, in_list):
+            new = "7" if tok.token_type.name == "NUMBER" else "'zz.yy'"
+            if tok.token_type.name == "STRING" or tok.token_type.name == "NUMBER":
+                out.append(sql[: tok.start] + new + sql[tok.end + 1 :])
+    return out
+
+
+def test_a_masked_literal_never_changes_the_answer() -> None:
+    """What the memo masks is exactly what cannot change a result: any other value gives the
+    same answer when parsed cold."""
+    checked = 0
+    for case in ALL_CASES:
+        want = parse_tables(case.sql, case.warehouse)
+        for variant in _masked_variants(case.sql, case.warehouse):
+            sql_tables._SHAPES.clear()
+            got = parse_tables(variant, case.warehouse)
+            assert (got.tables, got.temps, got.error is None) == (
+                want.tables,
+                want.temps,
+                want.error is None,
+            ), (case.title, variant)
+            checked += 1
+    assert checked >= 20
 
 
 def _order(t: TableRef) -> tuple[str, str, str]:
@@ -279,6 +347,28 @@ def test_memo_keeps_quoting_and_table_literals_apart() -> None:
     two = parse_tables("select * from identifier('x.y.z')", "snowflake")
     assert one.tables == (TableRef("A", "B", "C"),)
     assert two.tables == (TableRef("X", "Y", "Z"),)
+
+
+def test_memo_never_shares_a_literal_that_can_name_a_table() -> None:
+    """Issue 17: a string in table position, a routine body and a number inside a BigQuery
+    name are part of the memo key, so texts differing there never share an answer."""
+    pairs = [
+        ("snowflake", "copy into t from 's3://a/'", "copy into t from @s/a/"),
+        ("bigquery", "select * from p-1.d.t", "select * from p-2.d.t"),
+        (
+            "snowflake",
+            "create function f() returns table (a int) as 'select * from raw.a'",
+            "create function f() returns table (a int) as 'select * from raw.b'",
+        ),
+        ("snowflake", "select * from table('raw.a')", "select * from table('raw.b')"),
+    ]
+    for warehouse, first, second in pairs:
+        sql_tables._SHAPES.clear()
+        cold = parse_tables(second, warehouse)
+        sql_tables._SHAPES.clear()
+        parse_tables(first, warehouse)
+        assert parse_tables(second, warehouse) == cold, second
+    assert parse_tables("select * from p-2.d.t", "bigquery").tables == (TableRef("p-2", "d", "t"),)
 
 
 def test_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
