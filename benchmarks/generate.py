@@ -1073,7 +1073,7 @@ def _comment(
     }
     text = json.dumps(meta, sort_keys=True, ensure_ascii=False)
     if broken:
-        text = text[: len(text) // 2]  # cut mid-JSON: the warehouse filter matched, we skip it
+        text = text[: len(text) // 2]  # cut mid-JSON: not the last line's comment, not fetched
     return "-- Hex query metadata: " + text
 
 

@@ -205,6 +205,27 @@ def test_hex_s_own_comment_is_found_and_stripped(
     assert hex_comment.strip(text) == sql.rstrip()
 
 
+@fast(300)
+@given(
+    sql=st.text(max_size=60),
+    meta=st.dictionaries(st.sampled_from(["project_name", "context", "zzz"]), META_VALUES),
+    after=st.text(max_size=30),
+)
+def test_only_a_comment_ending_the_text_counts(sql: str, meta: dict[str, Any], after: str) -> None:
+    """Issue 17: the comment counts only as the last non-blank content; whatever parse takes,
+    the SQL filters' regex takes too (so a live run never loses what a snapshot keeps)."""
+    CASES["hex_comment"] += 1
+    text = sql + "\n" + MARKER + json.dumps({**meta, "project_id": "p"}) + after
+    c = hex_comment.parse(text)
+    if c is not None:
+        assert hex_comment.on_last_line(text)
+        assert hex_comment.LAST_LINE_RE.search(text)
+    if after.strip(hex_comment.BLANK) == "":
+        assert c is not None and c.project_id == "p"
+    elif "\n" in after and after.split("\n", 1)[1].strip(hex_comment.BLANK):
+        assert c is None or "Hex query metadata:" in after  # SQL after the comment
+
+
 @pytest.mark.parametrize("depth", [50, 5_000, 200_000])
 def test_deeply_nested_comment_json_is_a_result_not_a_crash(depth: int) -> None:
     """Anyone who can run a query can put the marker in it; it must not stop a sync."""

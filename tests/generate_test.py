@@ -45,7 +45,13 @@ def test_counts_match_what_was_asked(corpus: generate.Corpus) -> None:
 def test_inputs_are_what_the_tool_reads(corpus: generate.Corpus) -> None:
     check_shape(corpus.manifest, path="manifest.json")
     snap = snapshot.parse(corpus.snapshot, path="hex_snapshot.json")
-    assert len(snap.queries) == len(corpus.snapshot["queries"])
+    # a text the warehouse filter would not fetch (issue 17: the comment cut short no longer
+    # ends it) is not read from a snapshot either
+    fetched = [
+        q for q in corpus.snapshot["queries"]
+        if not q["query_text"] or hex_comment.on_last_line(q["query_text"])
+    ]  # fmt: skip
+    assert len(snap.queries) == len(fetched) > 0.98 * len(corpus.snapshot["queries"])
     with_comment = [q for q in snap.queries if hex_comment.parse(q.query_text)]
     assert len(with_comment) > 0.98 * len(snap.queries)  # a few are cut mid-JSON on purpose
 

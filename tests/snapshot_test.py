@@ -21,12 +21,20 @@ PROJECT = {
     "archivedAt": None,
     "trashedAt": "2026-01-01T00:00:00.000Z",
 }
+COMMENT = '\n-- Hex query metadata: {"project_id": "11111111-2222-3333-4444-555555555555"}'
 
 
 def test_dump_then_load_round_trips_records() -> None:
     p = HexProject.from_api(PROJECT)
     q = HexQuery(
-        p.id, "select 1", "DB", "S", 3, "2026-11-01T00:00:00Z", ("DB.S.T",), ("`p`.`d`.`t`",)
+        p.id,
+        "select 1" + COMMENT,
+        "DB",
+        "S",
+        3,
+        "2026-11-01T00:00:00Z",
+        ("DB.S.T",),
+        ("`p`.`d`.`t`",),
     )
     text = snapshot.dumps(
         [p],
@@ -114,7 +122,7 @@ def _v1(projects: list[object], queries: list[object]) -> dict[str, object]:
     }
 
 
-QUERY = {"project_id": PROJECT["id"], "query_text": "select 1 from t", "run_count": 4}
+QUERY = {"project_id": PROJECT["id"], "query_text": "select 1 from t" + COMMENT, "run_count": 4}
 
 
 @pytest.mark.parametrize("layout", ["v1-indented", "v1-one-line", "v2"])
@@ -130,13 +138,13 @@ def test_load_reads_both_versions_to_the_same_records(tmp_path, layout) -> None:
         path.write_text(json.dumps(_v1([PROJECT], [QUERY]), indent=indent))
     snap = snapshot.load(str(path))
     assert snap.projects == (HexProject.from_api(PROJECT),)
-    assert snap.queries == (HexQuery(PROJECT["id"], "select 1 from t", None, None, 4),)  # type: ignore[arg-type]
+    assert snap.queries == (HexQuery(PROJECT["id"], QUERY["query_text"], None, None, 4),)  # type: ignore[arg-type]
     assert (snap.warehouse, snap.workspace) == ("bigquery", "acme")
 
 
 def test_dumps_then_load_is_the_identity_on_records(tmp_path) -> None:  # type: ignore[no-untyped-def]
     p = HexProject.from_api(PROJECT)
-    texts = ["select 1\nfrom t -- a \u2028 b\r\n", '{"x": 1}', ""]
+    texts = ["select 1\nfrom t -- a \u2028 b\r\n" + COMMENT + "\r\n", '{"x": 1}' + COMMENT, ""]
     qs = [HexQuery(p.id, t, None, "S", i, None) for i, t in enumerate(texts)]
     text = snapshot.dumps(
         [p], qs, warehouse="snowflake", workspace=None, hex_url="https://h", captured_at="c"
@@ -162,7 +170,7 @@ HEADER = json.dumps({"format": "hex-exposures-snapshot", "version": 2})
         ('{"other": {}}\n', "snap.jsonl:2: expected"),
         ('{"project": {}}\n', "snap.jsonl:2:"),
         ('{"query": {"run_count": -1}}\n', "snap.jsonl:2: 'run_count'"),
-        ('{"query": {"query_text": "x"}}\n', None),
+        ('{"query": {"query_text": "x -- Hex query metadata: {}"}}\n', None),
     ],
 )
 def test_malformed_v2_lines_name_the_file_and_line(tmp_path, body, needle) -> None:  # type: ignore[no-untyped-def]
@@ -191,3 +199,31 @@ def test_a_v2_header_with_a_bad_field_names_line_1(tmp_path) -> None:  # type: i
     )
     with pytest.raises(SnapshotError, match=r"snap.jsonl:1: field 'warehouse'"):
         snapshot.load(str(path))
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_text_whose_comment_is_not_its_last_line_is_not_read(tmp_path, version) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17: the live filters' rule applies to saved history too (older snapshots)."""
+    texts = {
+        "hex": "select 1" + COMMENT,
+        "trailing blanks and a semicolon": "select 1;" + COMMENT + "\n  \r\n",
+        "pasted and extended": "select 1" + COMMENT + "\nunion all select 2",
+        "no comment": "select 1",
+        "table evidence only": "",
+    }
+    queries = [{**QUERY, "query_text": t} for t in texts.values()]
+    path = tmp_path / "snap.json"
+    if version == 1:
+        path.write_text(json.dumps(_v1([PROJECT], queries)))
+    else:
+        text = snapshot.dumps(
+            [HexProject.from_api(PROJECT)],
+            [snapshot._query(q, "q") for q in queries],
+            warehouse="snowflake",
+            workspace=None,
+            hex_url="https://h",
+            captured_at="c",
+        )
+        path.write_text(text)
+    read = {q.query_text for q in snapshot.load(str(path)).queries}
+    assert read == {texts["hex"], texts["trailing blanks and a semicolon"], ""}

@@ -31,6 +31,10 @@ latency against BigQuery) for ~55 MiB less, 10,000 saves 10 trips for ~45 MiB mo
 # referenced_tables, so they are aggregated over every run of the same text. The tables come
 # back as one STRING of backticked names joined by ',' (a character no BigQuery project,
 # dataset or table name can hold): the client converts a REPEATED RECORD cell ~10x slower.
+# Only the last non-blank line is Hex's comment (hex_comment.py): REGEXP_CONTAINS with `$`
+# (RE2: the end of the text) keeps texts whose comment ends them, and the project id is read
+# from that line (`[^\n]*` cannot reach back to an earlier line's comment).
+LAST_LINE_SQL = r"REGEXP_CONTAINS(query, r'--[ \t]*Hex query metadata:[ \t]*\{[^\n]*\}\s*$')"
 JOBS_SQL = r"""
 WITH hex_jobs AS (
   SELECT
@@ -39,7 +43,9 @@ WITH hex_jobs AS (
     REGEXP_REPLACE(query, r'"trace_id": *"[^"]*"', '"trace_id": ""') AS query,
     creation_time,
     referenced_tables,
-    REGEXP_EXTRACT(query, r'Hex query metadata:[^\n]*?"project_id": *"([^"]+)"') AS hex_project_id
+    REGEXP_EXTRACT(
+      query, r'--[ \t]*Hex query metadata:[^\n]*"project_id": *"([^"]+)"[^\n]*\}\s*$'
+    ) AS hex_project_id
   FROM `{project}`.`region-{region}`.INFORMATION_SCHEMA.JOBS_BY_PROJECT
   WHERE creation_time >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL @days DAY)
     AND job_type = 'QUERY'
@@ -47,6 +53,7 @@ WITH hex_jobs AS (
     AND error_result IS NULL
     AND parent_job_id IS NULL
     AND query LIKE '%Hex query metadata%'
+    AND {last_line}
 )
 SELECT
   hex_project_id,
@@ -61,7 +68,7 @@ SELECT
 FROM hex_jobs
 WHERE hex_project_id IS NOT NULL
 GROUP BY hex_project_id, project_id, query
-"""
+""".replace("{last_line}", LAST_LINE_SQL)
 
 _PROJECT_RE = re.compile(r"[a-z][a-z0-9\-:.]*")
 _REGION_RE = re.compile(r"[a-z0-9\-]+")
@@ -76,7 +83,7 @@ ClientFactory = Callable[[str], Any]
 
 def jobs_sql(project: str, region: str) -> str:
     """The history query for one project and region (both validated, never user SQL)."""
-    return JOBS_SQL.format(project=_project(project), region=_region(region))
+    return JOBS_SQL.replace("{project}", _project(project)).replace("{region}", _region(region))
 
 
 def location_for(region: str) -> str:

@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import IO, Any, NamedTuple
 
-from .. import safety
+from .. import hex_comment, safety
 from ..bulk import gc_paused, json_from_bytes, loads
 from ..errors import SnapshotError
 from ..records import WAREHOUSES, HexProject, HexQuery
@@ -101,7 +101,11 @@ def parse(data: object, *, path: str) -> Snapshot:
     if not isinstance(raw_projects, list) or not isinstance(raw_queries, list):
         raise SnapshotError(f"{path}: fields 'projects' and 'queries' must be lists")
     projects = [_project(item, f"{path}: projects[{i}]") for i, item in enumerate(raw_projects)]
-    queries = [_query(item, f"{path}: queries[{i}]") for i, item in enumerate(raw_queries)]
+    queries = [
+        q
+        for q in (_query(item, f"{path}: queries[{i}]") for i, item in enumerate(raw_queries))
+        if _kept(q)
+    ]
     return Snapshot(tuple(projects), tuple(queries), *header)
 
 
@@ -127,7 +131,9 @@ def _parse_v2(
         for lineno, item in _records(rest, path):
             where = f"{path}:{lineno}"
             if "query" in item and len(item) == 1:
-                queries.append(_query(item["query"], where))
+                query = _query(item["query"], where)
+                if _kept(query):
+                    queries.append(query)
             elif "project" in item and len(item) == 1:
                 projects.append(_project(item["project"], where))
             else:
@@ -157,6 +163,13 @@ def _project(item: object, where: str) -> HexProject:
         return HexProject.from_api(item if isinstance(item, Mapping) else {})
     except ValueError as err:
         raise SnapshotError(f"{where}: {err}") from None
+
+
+def _kept(query: HexQuery) -> bool:
+    """The live filters' rule on saved history: a text whose Hex comment is not its last
+    line is not Hex's, so a snapshot run neither reads nor counts it, as a live one would not.
+    Table-only records (Hex queriedTables: no text) always stay."""
+    return not query.query_text or hex_comment.on_last_line(query.query_text)
 
 
 def _query(item: object, where: str) -> HexQuery:

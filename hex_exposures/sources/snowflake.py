@@ -34,12 +34,19 @@ HEX_PATTERN = "%Hex query metadata:%"
 TABLE_DOMAINS = ("TABLE", "VIEW", "MATERIALIZED VIEW", "EXTERNAL TABLE")
 
 # `{au}` is the validated --account-usage identifier pair (identifiers cannot be bound);
-# every value is a `?` bound server-side (qmark). Backslashes are doubled because Snowflake
-# string literals process escapes, so the regex engine receives `\s`. `.` stops at a newline,
-# so the project id and context are read from the marker's own line. The group key is
+# every value is a `?` bound server-side (qmark). Snowflake string literals process escapes:
+# `\\s` reaches the regex engine as `\s`, while `\t` and `\n` arrive as a tab and a newline,
+# literal characters in any bracket expression. Only the last non-blank line is Hex's comment
+# (hex_comment.py): REGEXP_LIKE matches the whole text, its 's' flag lets `.` cross lines,
+# and `[^\n]*` then `\s*` to the end keep the comment on the last line; the project id and
+# context are read from that line only (`$` is the end of the text). The group key is
 # query_hash (whitespace and comments ignored, so Hex's per-run trace_id does not split
 # groups), falling back to the exact text's hash where Snowflake left it empty.
-_HEX_ROWS = r"""hex AS (
+LAST_LINE_SQL = r"""REGEXP_LIKE(query_text,
+      '.*--[ \t]*Hex query metadata:[ \t]*[{][^\n]*[}]\\s*', 's')"""
+_FIELD = r"""REGEXP_SUBSTR(query_text,
+      '--[ \t]*Hex query metadata:[^\n]*"KEY":\\s*"([^"]+)"[^\n]*[}]\\s*$', 1, 1, 'e', 1)"""
+_HEX_ROWS = f"""hex AS (
   SELECT
     query_id,
     query_text,
@@ -47,13 +54,12 @@ _HEX_ROWS = r"""hex AS (
     database_name,
     schema_name,
     COALESCE(query_hash, SHA2(query_text)) AS text_hash,
-    REGEXP_SUBSTR(query_text, 'Hex query metadata:.*"project_id":\\s*"([^"]+)"', 1, 1, 'e', 1)
-      AS project_id,
-    REGEXP_SUBSTR(query_text, 'Hex query metadata:.*"context":\\s*"([^"]+)"', 1, 1, 'e', 1)
-      AS hex_context
-  FROM {au}.QUERY_HISTORY
+    {_FIELD.replace("KEY", "project_id")} AS project_id,
+    {_FIELD.replace("KEY", "context")} AS hex_context
+  FROM {{au}}.QUERY_HISTORY
   WHERE start_time >= DATEADD(day, -?, CURRENT_TIMESTAMP())
     AND query_text ILIKE ?
+    AND {LAST_LINE_SQL}
     AND UPPER(execution_status) = 'SUCCESS'
 )"""
 

@@ -21,9 +21,13 @@ class Run(NamedTuple):
     context: str = "SCHEDULED_RUN"
     objects: Sequence[tuple[str, str]] = ()  # ACCESS_HISTORY (domain, name)
     columns: Sequence[tuple[str, str]] = ()  # base_objects_accessed (table name, column)
+    tail: str = ""  # text after the comment: more SQL makes it not Hex's (issue 17)
+    sep: str = "\n"  # between the SQL and the comment
 
 
-def hex_text(sql: str, project: str | None, context: str) -> str:
+def hex_text(
+    sql: str, project: str | None, context: str, *, tail: str = "", sep: str = "\n"
+) -> str:
     """The SQL as Hex sends it: the metadata comment as the last line (hex-api.md §5)."""
     if project is None:
         return sql
@@ -40,7 +44,7 @@ def hex_text(sql: str, project: str | None, context: str) -> str:
         "trace_id": uuid.uuid4().hex,  # differs on every run
         "user_email": "jane@acme.com",
     }
-    return f"{sql}\n-- Hex query metadata: {json.dumps(meta, sort_keys=True)}"
+    return f"{sql}{sep}-- Hex query metadata: {json.dumps(meta, sort_keys=True)}{tail}"
 
 
 def query_hash(sql: str) -> str:
@@ -72,7 +76,7 @@ def create_history(
         rows.append(
             (
                 qid,
-                hex_text(run.sql, run.project, run.context),
+                hex_text(run.sql, run.project, run.context, tail=run.tail, sep=run.sep),
                 query_hash(run.sql),
                 run.database,
                 run.schema,

@@ -209,6 +209,39 @@ def test_history_is_filtered_grouped_and_aggregated_in_sql(serve: Any) -> None:
     assert insert.query == bq.jobs_sql("my-proj", "us")
 
 
+def test_only_a_comment_on_the_last_line_is_fetched(serve: Any) -> None:
+    """Issue 17: a Hex text extended with more SQL is not Hex's; the server runs the filter
+    (DuckDB's RE2, as BigQuery's), so a regex that ignored the end of the text would fail."""
+    pasted = "6f1c2a8e-1d7b-4c2e-9a0e-3b5d7c9e1f07"
+    hex_text = hex_sql("SELECT * FROM Dbt_Marts.Orders", PROJECT_A)
+    ended = hex_sql("SELECT * FROM Dbt_Marts.Payments;", PROJECT_B) + "\n  \n\t"
+    crlf = hex_sql("SELECT 1\r\nFROM Dbt_Marts.Refunds", PROJECT_B).replace("\n", "\r\n")
+    earlier = hex_sql("SELECT 2", pasted) + "\n" + hex_sql("SELECT 2", PROJECT_A, "APP_VIEW")
+    jobs = [
+        Job(hex_text, ago(days=1), ORDERS),
+        Job(
+            hex_sql("SELECT * FROM Dbt_Marts.Orders", pasted) + "\nUNION ALL SELECT 3", ago(hours=3)
+        ),
+        Job(hex_text + "\nUNION ALL SELECT * FROM Dbt_Marts.Secret", ago(hours=2), ORDERS),
+        Job(hex_text + "\n-- a person's note", ago(hours=2)),
+        Job(hex_text + " AND more", ago(hours=2)),
+        Job(ended, ago(hours=4)),
+        Job(crlf + "\r\n", ago(hours=5)),
+        Job(earlier, ago(hours=6)),
+    ]
+    _, factory = serve({("my-proj", "us"): jobs})
+    got = read(factory, bigquery_project=("my-proj",))
+    assert sorted((q.project_id, q.query_text) for q in got) == sorted(
+        [
+            (PROJECT_A, hex_text),
+            (PROJECT_B, ended),
+            (PROJECT_B, crlf + "\r\n"),
+            (PROJECT_A, earlier),  # the last line's project, not the first comment's
+        ]
+    )
+    assert all(q.run_count == 1 for q in got)
+
+
 def test_days_is_a_parameter_that_widens_the_window(serve: Any) -> None:
     q = hex_sql("SELECT * FROM Dbt_Marts.Payments", PROJECT_B)
     server, factory = serve({("my-proj", "us"): [Job(q, ago(days=20))]})

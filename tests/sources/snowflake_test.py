@@ -28,7 +28,7 @@ from hex_exposures.errors import ConfigError, WarehouseError
 from hex_exposures.records import HexProject, HexQuery, Settings
 from hex_exposures.sources import open_warehouse
 from hex_exposures.sources import snowflake as sf
-from tests.servers.snowflake_history import Run, create_history
+from tests.servers.snowflake_history import Run, create_history, hex_text
 from tests.snapshot_lines import snapshot_doc
 
 pytestmark = pytest.mark.filterwarnings("ignore:Arrow output on a DB-API result:UserWarning")
@@ -272,6 +272,42 @@ def test_window_status_and_marker_are_filtered(fake: Any, fake_env: str) -> None
         seen = datetime.fromisoformat(q.last_seen)
         assert now - timedelta(days=14) < seen < now + timedelta(minutes=1)
         assert q.tables == ()  # ACCESS_HISTORY does not exist here
+
+
+P_PASTED = "6f1c2a8e-1d7b-4c2e-9a0e-3b5d7c9e1f07"  # only ever pasted into a worksheet
+
+
+@pytest.mark.parametrize("access", [False, True])
+def test_only_a_comment_on_the_last_line_is_fetched(fake: Any, fake_env: str, access: bool) -> None:
+    """Issue 17: a Hex text extended with more SQL is not Hex's, in SQL, with or without
+    ACCESS_HISTORY; a `;`, blank lines and CRLF after or before the comment are fine."""
+    fct = [("Table", "ANALYTICS.MARTS.FCT_ORDERS")]
+    more = "\nunion all select * from analytics.marts.dim_products"
+    runs = [
+        Run(P_ORDERS, ORDERS_SQL, 2, objects=fct),
+        # pasted and extended: the project's own comment, then more SQL
+        Run(P_ORDERS, ORDERS_SQL, 3, tail=more, objects=[*fct, ("Table", "X.Y.DIM")]),
+        Run(P_PASTED, ORDERS_SQL, 3, tail=more, objects=fct),
+        Run(P_PASTED, ORDERS_SQL, 3, tail="\n-- my note"),
+        Run(P_PASTED, ORDERS_SQL, 3, tail=" and more"),
+        # a Hex comment earlier, another text's comment as the last line: the last one counts
+        Run(P_STAGING, "select 1;", 4, schema="STAGING", tail="\n  \n\t"),
+        Run(P_RAW, "select 2\r\nfrom customers", 4, schema="RAW", sep="\r\n", tail="\r\n"),
+        Run(P_TWIN, hex_text("select 3", P_PASTED, "APP_VIEW") + "\nselect 3", 5),
+        Run(P_TWIN, hex_text("select 3", P_PASTED, "APP_VIEW") + "\nselect 3", 6, context="X"),
+    ]
+    create_history(fake, runs, access_history=access)
+    queries = read()
+    assert sorted((q.project_id, q.run_count) for q in queries) == [
+        (P_ORDERS, 1),
+        (P_TWIN, 1),  # its context and project come from the last line, not the first
+        (P_TWIN, 1),
+        (P_STAGING, 1),
+        (P_RAW, 1),
+    ]
+    by_project = {q.project_id: q for q in queries}
+    assert by_project[P_ORDERS].tables == (("ANALYTICS.MARTS.FCT_ORDERS",) if access else ())
+    assert by_project[P_STAGING].query_text.endswith("}\n  \n\t")
 
 
 def test_latest_text_and_last_seen_win_within_a_group(fake: Any, fake_env: str) -> None:
