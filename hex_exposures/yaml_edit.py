@@ -22,6 +22,7 @@ from hex_exposures.yaml_plan import ABSENT, DROP, FLOW_KEYS, Moved, Op, Path, ge
 from hex_exposures.yaml_spans import Entry, Node, line_after, line_start
 from hex_exposures.yaml_text import (
     Copy,
+    Lines,
     Style,
     block,
     entry,
@@ -147,10 +148,22 @@ def _resolved(ctx: _Ctx, value: Any) -> Any:
             if "\n" not in src and not n.alias:
                 flow_ok = n.collection_flow or n.style in ("'", '"') or n.flow
                 return Copy(src, value.data, flow_ok)
+            if not n.alias and not n.flow:
+                return Copy(None, value.data, False, _lines_of(ctx, chain[-1]))
         return Copy(None, value.data)
     if isinstance(value, dict):
         return {k: _resolved(ctx, v) for k, v in value.items()}
     return value
+
+
+def _lines_of(ctx: _Ctx, e: Entry) -> Lines:
+    """A block entry's multi-line value with what follows its key on the key's line."""
+    text = ctx.text
+    below = line_after(text, e.colon)
+    head = text[e.colon : below].rstrip("\r\n")
+    body = text[below : line_after(text, e.value.end)]
+    lines = tuple(line.removesuffix("\r") for line in body.split("\n"))
+    return Lines(head, lines[:-1] if lines and lines[-1] == "" else lines, _key_column(ctx, e))
 
 
 def _key_column(ctx: _Ctx, e: Entry) -> int:

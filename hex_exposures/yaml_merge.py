@@ -4,7 +4,7 @@ Nothing a person wrote is parsed and written again: the result is the file's own
 list of (start, end, new text) edits applied. Read top to bottom, `merge` does:
 
 1. read: PyYAML (dbt's reader) gives the data; its composer's marks give each exposure's
-   lines (`_parse`, cached: a sync reads the same text three times);
+   lines (`yaml_read.parse`, cached: a sync reads the same text three times);
 2. plan: for each managed exposure, from the data alone, which tool-owned paths read
    otherwise than wanted (`yaml_plan`); exposures whose project is not wanted go, unless...
    they never go for a live project: the pipeline keeps those with a person's additions;
@@ -23,18 +23,13 @@ Comment lines belong to the line below them: when that line goes, they stay.
 
 from __future__ import annotations
 
-import functools
 import re
-from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-import yaml
-
-from hex_exposures.bulk import gc_paused
 from hex_exposures.errors import ExposuresFileError
 from hex_exposures.records import Exposure, MetaLayout
-from hex_exposures.yaml_edit import Edit, dash_between, exposure_edits
+from hex_exposures.yaml_edit import Edit, exposure_edits
 from hex_exposures.yaml_plan import (
     BASE,
     DROP,
@@ -53,27 +48,39 @@ from hex_exposures.yaml_plan import (
     target,
     unknown_keep,
 )
+from hex_exposures.yaml_read import Doc, Item
+from hex_exposures.yaml_read import line as line_of
+from hex_exposures.yaml_read import parse as _parse
 from hex_exposures.yaml_spans import (
     Aliases,
-    Loader,
     compose,
-    content_end,
     find_aliases,
     line_after,
     line_start,
-    newline,
-    style,
     tree,
 )
 from hex_exposures.yaml_text import Style, entry, lines_text
 
-HEADER = """\
-# Managed by hex-exposures (`hex-exposures sync`). Exposures marked
-# `config.meta.hex_exposures.managed: true` are rewritten from Hex on every sync; everything
-# else in this file, comments included, is left as it is. To pin a field the tool fills,
-# list it under the exposure's `config.meta.hex_exposures.keep`, e.g. [description, owner.name].
 
-"""
+def header(layout: MetaLayout = "config") -> str:
+    """The comment on top of a new exposures file, naming the marker where `layout` puts it."""
+    at = ".".join((*BASE[layout], *MARKER))
+    return (
+        "# Managed by hex-exposures (`hex-exposures sync`). In exposures marked\n"
+        f"# `{at}.managed: true` a sync rewrites only the values the tool fills;\n"
+        "# everything else in this file, comments and your own keys included, is left as it is.\n"
+        "# To pin a value the tool fills, list its path under the exposure's\n"
+        f"# `{at}.keep`, e.g. [description, owner.name].\n"
+        "\n"
+    )
+
+
+def _header_moves(doc: Doc, layout: MetaLayout) -> list[Edit]:
+    """The tool's own header, word for word, names the marker where the layout now puts it."""
+    other = header("top" if layout == "config" else "config").replace("\n", doc.style.nl)
+    if doc.text.startswith(other):
+        return [Edit(0, len(other), header(layout).replace("\n", doc.style.nl))]
+    return []
 
 
 class ManagedEntry(NamedTuple):
@@ -86,23 +93,6 @@ class ManagedEntry(NamedTuple):
     # meta.referenced_columns as the file has it: a project that did not run keeps them too
     referenced_columns: tuple[Mapping[str, Any], ...] = ()
     personal: bool = False  # a person added keys, `keep` or comments: never deleted while live
-
-
-class _Item(NamedTuple):
-    data: dict[str, Any]  # as dbt's YAML reader sees it
-    project_id: str | None  # set when the tool manages it
-    dash: int  # its `-`
-    end: int  # end of its content
-    commented: bool  # a comment inside it
-
-
-class _Doc(NamedTuple):
-    text: str  # without a byte order mark
-    data: Any
-    flow: bool  # the top mapping or a non-empty `exposures:` list is in flow style
-    key_end: int | None  # end of the `exposures` key
-    items: list[_Item]
-    style: Style
 
 
 def read_managed(
@@ -188,144 +178,18 @@ def merge(
     if doc.items and all(p is None for p in plans) and not fresh:
         edits.append(Edit(*_after_colon(doc, path), " []"))  # the list is left empty
     edits += _additions(doc, plans, wanted, fresh, layout, path)
+    edits += _header_moves(doc, layout)
     result = _apply(doc.text, edits, path)
     if result != doc.text:
         _verify(result, exposures, doc, layout, path)
     return bom + result
 
 
-# --- 1. read ---------------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=2)
-def _parse(text: str, path: str) -> _Doc:
-    """Read the file as dbt does; keep only plain data and offsets."""
-    loader = Loader(text)
-    nl = newline(text)
-    try:
-        with gc_paused():  # a big file is a million small objects: ~3x faster
-            root = loader.get_single_node()
-            pairs = []
-            if isinstance(root, yaml.MappingNode):
-                pairs = [(k, v) for k, v in root.value if getattr(k, "value", None) == "exposures"]
-            seq = pairs[0][1] if pairs else None
-            bounds = _bounds(seq, text, path) if isinstance(seq, yaml.SequenceNode) else []
-            file_style = (
-                style(seq, pairs[0][0].start_mark.column, text, nl) if pairs else Style(nl=nl)
-            )
-            # Before construction: it rewrites mappings that use `<<:` merge keys in place.
-            data = loader.construct_document(root) if root is not None else None
-    except yaml.YAMLError as exc:
-        raise ExposuresFileError(f"{path}: not valid YAML: {_describe(exc)}") from exc
-    finally:
-        loader.dispose()
-    if data is None:
-        return _Doc(text, None, False, None, [], Style(nl=nl))
-    if not isinstance(data, dict):
-        raise ExposuresFileError(f"{path}: the top level is not a mapping of keys")
-    if len(pairs) > 1:
-        raise ExposuresFileError(f"{path}: `exposures:` appears more than once")
-    key_end = pairs[0][0].end_mark.index if pairs else None
-    values = data.get("exposures")
-    if values is None:
-        return _Doc(text, data, bool(root.flow_style), key_end, [], file_style)
-    if not isinstance(values, list) or not isinstance(seq, yaml.SequenceNode):
-        raise ExposuresFileError(f"{path}: `exposures:` is not a list")
-    items: list[_Item] = []
-    owners: dict[str, _Item] = {}
-    names: dict[str, _Item] = {}
-    for n, (value, (dash, end, commented)) in enumerate(zip(values, bounds, strict=True), start=1):
-        if not isinstance(value, dict):
-            raise ExposuresFileError(f"{path}: exposure {n} under `exposures:` is not a mapping")
-        found = marker(value, "config")
-        pid = str(found[0]["project_id"]) if found else None
-        item = _Item(value, pid, dash, end, commented)
-        if pid is not None and pid in owners:
-            raise ExposuresFileError(
-                f"{path}: exposures {owners[pid].data.get('name')!r} and {value.get('name')!r} "
-                f"are both managed for Hex project {pid}; delete one of them"
-            )
-        name = value.get("name")
-        if pid is not None and isinstance(name, str) and name in names:
-            other = names[name]
-            raise ExposuresFileError(
-                f"{path}: the managed exposures of Hex projects {other.project_id} (line "
-                f"{_line(text, other.dash)}) and {pid} (line {_line(text, dash)}) are both "
-                f"named {name!r}; rename one of them"
-            )
-        if pid is not None:
-            owners[pid] = item
-            if isinstance(name, str):
-                names[name] = item
-        items.append(item)
-    return _Doc(
-        text, data, bool(root.flow_style or (items and seq.flow_style)), key_end, items, file_style
-    )
-
-
-def _bounds(seq: Any, text: str, path: str) -> list[tuple[int, int, bool]]:
-    """Each item's dash, content end, and whether a comment sits inside it."""
-    out = []
-    prev_end = None
-    for n, node in enumerate(seq.value, start=1):
-        start = node.start_mark.index
-        dash = seq.start_mark.index if prev_end is None else dash_between(text, prev_end, start)
-        if seq.flow_style:
-            dash = start
-        elif text[dash : dash + 1] != "-":
-            raise ExposuresFileError(f"{path}: cannot find where exposure {n} starts")
-        end = content_end(node, text, set())
-        stop = line_after(text, end)
-        commented = "#" in text[dash:stop] and _has_comment(node, text, dash, stop)
-        out.append((dash, end, commented))
-        prev_end = end
-    return out
-
-
-def _has_comment(node: Any, text: str, start: int, stop: int) -> bool:
-    """Is there a `#` comment between `start` and `stop`, outside every scalar's text?"""
-    spans: list[tuple[int, int]] = []
-    stack = [node]
-    seen: set[int] = set()
-    while stack:
-        n = stack.pop()
-        if id(n) in seen:
-            continue
-        seen.add(id(n))
-        if isinstance(n, yaml.ScalarNode):
-            spans.append((n.start_mark.index, n.end_mark.index))
-        elif isinstance(n, yaml.SequenceNode):
-            stack += n.value
-        else:
-            stack += [c for kv in n.value for c in kv]
-    spans.sort()
-    starts = [s for s, _ in spans]
-    pos = text.find("#", start, stop)
-    while pos >= 0:
-        k = bisect_right(starts, pos) - 1
-        inside = k >= 0 and spans[k][0] < pos < spans[k][1]
-        if not inside and (pos == start or text[pos - 1] in " \t\r\n"):
-            return True
-        pos = text.find("#", pos + 1, stop)
-    return False
-
-
-def _line(text: str, pos: int) -> int:
-    return text.count("\n", 0, pos) + 1
-
-
-def _describe(exc: Exception) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-    return f"{problem}{where}"
-
-
 _TOOL_TOP = set(ORDER[""])
 _TOOL_IN = {"owner": set(ORDER["owner"]), "config": set(ORDER["config"])}
 
 
-def _personal(item: _Item, layout: MetaLayout) -> bool:
+def _personal(item: Item, layout: MetaLayout) -> bool:
     """A person's additions: comments inside it, `keep`, or keys the tool does not write."""
     data = item.data
     if item.commented or keep_entries(data, layout):
@@ -363,7 +227,7 @@ def _by_project(exposures: Sequence[Exposure], path: str) -> dict[str, Exposure]
     return wanted
 
 
-def _plans(doc: _Doc, wanted: Mapping[str, Exposure], layout: MetaLayout) -> list[list[Op] | None]:
+def _plans(doc: Doc, wanted: Mapping[str, Exposure], layout: MetaLayout) -> list[list[Op] | None]:
     """Per exposure in the file: its edits ([] for none), or None when it goes."""
     out: list[list[Op] | None] = []
     for item in doc.items:
@@ -382,7 +246,7 @@ def _plans(doc: _Doc, wanted: Mapping[str, Exposure], layout: MetaLayout) -> lis
 
 
 def _edits(
-    doc: _Doc,
+    doc: Doc,
     plans: list[list[Op] | None],
     wanted: Mapping[str, Exposure],
     layout: MetaLayout,
@@ -408,7 +272,7 @@ def _edits(
     return edits
 
 
-def _removal(doc: _Doc, k: int) -> Edit:
+def _removal(doc: Doc, k: int) -> Edit:
     """An exposure's lines, and the blank lines above it (else those below it)."""
     text = doc.text
     item = doc.items[k]
@@ -430,7 +294,7 @@ def _removal(doc: _Doc, k: int) -> Edit:
     return Edit(start, below if below < len(text) else stop, "")
 
 
-def _after_colon(doc: _Doc, path: str) -> tuple[int, int]:
+def _after_colon(doc: Doc, path: str) -> tuple[int, int]:
     colon = doc.key_end if doc.key_end is not None else len(doc.text)
     while colon < len(doc.text) and doc.text[colon] in " \t":
         colon += 1
@@ -444,7 +308,7 @@ def _after_colon(doc: _Doc, path: str) -> tuple[int, int]:
 _ANCHOR = re.compile(r"^((?:![^\s]*\s+)?)&[^\s,\[\]{}]+\s*")
 
 
-def _anchored(doc: _Doc, edits: list[Edit], aliases: Aliases, path: str) -> list[Edit]:
+def _anchored(doc: Doc, edits: list[Edit], aliases: Aliases, path: str) -> list[Edit]:
     """Aliases of values the edits change: copy the old text in place of an alias in the
     same exposure; refuse when the alias is elsewhere."""
     text = doc.text
@@ -472,18 +336,18 @@ def _anchored(doc: _Doc, edits: list[Edit], aliases: Aliases, path: str) -> list
             if owner(use[0]) == owner(a_start) and "\n" not in source:
                 out.append(Edit(use[0], use[1], _ANCHOR.sub(r"\1", source, count=1)))
                 continue
-            line = _line(text, a_start)
+            line = line_of(text, a_start)
             column = a_start - line_start(text, a_start) + 1
             raise ExposuresFileError(
                 f"{path}: line {line}, column {column}: this anchor is used by an alias on line "
-                f"{_line(text, use[0])}, and the tool must change the value it marks; write the "
+                f"{line_of(text, use[0])}, and the tool must change the value it marks; write the "
                 "value out in place of the alias"
             )
     return out
 
 
 def _additions(
-    doc: _Doc,
+    doc: Doc,
     plans: list[list[Op] | None],
     wanted: Mapping[str, Exposure],
     fresh: Sequence[Exposure],
@@ -502,7 +366,7 @@ def _additions(
             (sep + _fresh(e, dash, st, layout))
             for e, sep in zip(chunks, ["", *[_separator(doc)] * len(chunks)], strict=False)
         )
-        return [_splice_new(doc, middle, path)]
+        return [_splice_new(doc, middle, layout, path)]
     managed = [
         (k, _name(doc.items[k], wanted, layout))
         for k in range(len(doc.items))
@@ -531,14 +395,14 @@ def _glue(text: str, pos: int, st: Style) -> str:
     return st.nl if pos == len(text) and text and not text.endswith("\n") else ""
 
 
-def _name(item: _Item, wanted: Mapping[str, Exposure], layout: MetaLayout) -> str:
+def _name(item: Item, wanted: Mapping[str, Exposure], layout: MetaLayout) -> str:
     want = wanted.get(item.project_id or "")
     if want is None or pinned(("name",), keep_entries(item.data, layout)):
         return str(item.data.get("name", ""))
     return want.name
 
 
-def _dash_column(doc: _Doc) -> int:
+def _dash_column(doc: Doc) -> int:
     if doc.items:
         return doc.items[0].dash - line_start(doc.text, doc.items[0].dash)
     if doc.key_end is not None:
@@ -548,7 +412,7 @@ def _dash_column(doc: _Doc) -> int:
     return doc.style.seq
 
 
-def _separator(doc: _Doc) -> str:
+def _separator(doc: Doc) -> str:
     """What goes between exposures: the file's first gap that holds no comment, else one
     blank line."""
     text = doc.text
@@ -585,12 +449,12 @@ _FLOW_FRESH = frozenset(
 )
 
 
-def _splice_new(doc: _Doc, middle: str, path: str) -> Edit:
+def _splice_new(doc: Doc, middle: str, layout: MetaLayout, path: str) -> Edit:
     """New exposures in a file that has none yet: below an empty `exposures:`, appended
     with the key, or a new file with the header."""
     text, nl = doc.text, doc.style.nl
     if doc.data is None:
-        head = text if text.strip() else HEADER.replace("\n", nl)
+        head = text if text.strip() else header(layout).replace("\n", nl)
         if head and not head.endswith("\n"):
             head += nl
         return Edit(0, len(text), head + "version: 2" + nl + "exposures:" + nl + middle)
@@ -606,7 +470,7 @@ def _splice_new(doc: _Doc, middle: str, path: str) -> Edit:
     return Edit(colon, cut, tail + line_end + middle)
 
 
-def _value_end(doc: _Doc) -> int:
+def _value_end(doc: Doc) -> int:
     """End of the null or `[]` value after `exposures:`."""
     text = doc.text
     colon, _ = _after_colon(doc, "")
@@ -690,7 +554,7 @@ def _no_empty(value: Any) -> Any:
 
 
 def _verify(
-    result: str, exposures: Sequence[Exposure], before: _Doc, layout: MetaLayout, path: str
+    result: str, exposures: Sequence[Exposure], before: Doc, layout: MetaLayout, path: str
 ) -> None:
     """Read the result as dbt will and compare it with what was meant (a guard against bugs)."""
     try:

@@ -77,8 +77,23 @@ def content_end(node: Any, text: str, seen: set[int] | None = None) -> int:
     if node.flow_style or not node.value or id(node) in seen:
         return int(node.end_mark.index)
     seen.add(id(node))
-    last = node.value[-1]
-    return content_end(last if isinstance(node, yaml.SequenceNode) else last[1], text, seen)
+    if isinstance(node, yaml.MappingNode):
+        key, last = node.value[-1]
+        return _occurrence_end(last, text.find(":", key.end_mark.index) + 1, text, seen)
+    pos = int(node.start_mark.index)
+    for child in node.value:
+        pos = _occurrence_end(child, pos, text, seen)
+    return pos
+
+
+def _occurrence_end(node: Any, after: int, text: str, seen: set[int]) -> int:
+    """Where this occurrence of `node` ends, the text before it ending at `after`: an alias
+    (the composed node's marks are its anchor's, before `after`) ends with its `*name`."""
+    if node.start_mark.index < after:
+        span = alias_at(text, after)
+        if span is not None:
+            return span[1]
+    return content_end(node, text, seen)
 
 
 def alias_at(text: str, after: int) -> tuple[int, int] | None:

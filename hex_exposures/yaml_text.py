@@ -32,13 +32,23 @@ class Style(NamedTuple):
     nl: str = "\n"
 
 
+class Lines(NamedTuple):
+    """A multi-line value as the file has it below (and after) its key, to move elsewhere."""
+
+    head: str  # what follows `key:` on the key's line (` |-`, ` [a,`, a comment, or nothing)
+    body: tuple[str, ...]  # the lines below, without line endings
+    column: int  # the key's column there
+
+
 class Copy(NamedTuple):
     """A value to write as it already is elsewhere in the file: its source text when that is
-    one line (`flow_ok`: it may go inside `{...}`/`[...]`), else `data` written anew."""
+    one line (`flow_ok`: it may go inside `{...}`/`[...]`), its lines (`lines`, shifted to the
+    new key's column) in block context, else `data` written anew."""
 
     text: str | None
     data: Any
     flow_ok: bool = False
+    lines: Lines | None = None
 
 
 _RESOLVER = yaml.resolver.Resolver()
@@ -118,6 +128,8 @@ def inline(value: Any, *, flow: bool) -> str | None:
     if isinstance(value, Copy):
         if value.text is not None and (value.flow_ok or not flow):
             return value.text
+        if value.lines is not None and not flow:
+            return None
         return inline(value.data, flow=flow)
     if isinstance(value, str) and "\n" in value and not flow and _literal_ok(value):
         return None
@@ -159,15 +171,41 @@ def entry(
     style inside block context (`config.tags`, `config.meta.hex`, ...)."""
     path = f"{at}.{key}" if at else key
     pad = " " * column
-    flow = path in flow_keys
+    flow = path in flow_keys and not _has_lines(value)
     text = inline(value, flow=flow)
     if text is None and isinstance(value, Copy):
+        if value.lines is not None:
+            return [f"{pad}{key}:{value.lines.head}", *shifted(value.lines, column)]
         value = value.data
     if text is not None:
         return [f"{pad}{key}: {text}"]
     if isinstance(value, str):
         return [f"{pad}{key}: {literal_head(value)}", *literal_lines(value, column + style.indent)]
     return [f"{pad}{key}:", *block(value, column, style, flow_keys, path)]
+
+
+def _has_lines(value: Any) -> bool:
+    """A moved multi-line value inside: the tool's flow form would re-emit it."""
+    if isinstance(value, Copy):
+        return value.lines is not None
+    return isinstance(value, Mapping) and any(_has_lines(v) for v in value.values())
+
+
+def shifted(lines: Lines, column: int) -> list[str]:
+    """`lines.body` moved from `lines.column` to `column`: each line gains or loses the same
+    number of leading spaces (a block scalar's indentation is relative, so it still holds);
+    blank lines stay blank."""
+    delta = column - lines.column
+    out = []
+    for line in lines.body:
+        if not line.strip():
+            out.append(line)
+        elif delta >= 0:
+            out.append(" " * delta + line)
+        else:
+            spaces = len(line) - len(line.lstrip(" "))
+            out.append(line[min(spaces, -delta) :])
+    return out
 
 
 def block(

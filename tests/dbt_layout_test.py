@@ -163,6 +163,41 @@ def test_a_persons_top_level_meta_key_stays_when_moving_under_config() -> None:
     assert "tags" not in item
 
 
+BLOCK_KEEP = CONFIG_FORM.replace(
+    f"hex_exposures: {{managed: true, project_id: {PID}, keep: [label]}}",
+    "hex_exposures:\n"
+    "          managed: true\n"
+    "          keep:   # pins\n"
+    "            - label   # the title\n"
+    "            # and the text\n"
+    "            - description\n"
+    f"          project_id: {PID}",
+)
+KEEP_LINES = [
+    "keep:   # pins",
+    "  - label   # the title",
+    "  # and the text",
+    "  - description",
+]
+
+
+def test_a_multi_line_keep_list_moves_across_the_layout_change_byte_for_byte() -> None:
+    top = merge(BLOCK_KEEP, [exposure(label="New title")], path=PATH, layout="top")
+    moved = "".join(" " * 8 + line + "\n" for line in KEEP_LINES)  # under meta.hex_exposures
+    assert moved in top
+    item = yaml.safe_load(top)["exposures"][0]
+    assert item["meta"]["hex_exposures"] == {**MARKER, "keep": ["label", "description"]}
+    assert item["label"] == "Weekly Revenue"  # still pinned
+    assert "hex_exposures" not in item["config"]["meta"]
+    back = merge(top, [exposure(label="New title")], path=PATH, layout="config")
+    assert "".join(" " * 10 + line + "\n" for line in KEEP_LINES) in back
+    assert yaml.safe_load(back)["exposures"][0]["config"]["meta"]["hex_exposures"] == {
+        **MARKER,
+        "keep": ["label", "description"],
+    }
+    assert merge(back, [exposure(label="New title")], path=PATH, layout="config") == back
+
+
 @pytest.mark.parametrize("pin", ["config.tags", "tags"])
 def test_a_pinned_value_moves_as_it_is(pin: str) -> None:
     text = CONFIG_FORM.replace("keep: [label]", f"keep: [{pin}]")

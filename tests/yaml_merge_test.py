@@ -333,6 +333,24 @@ def test_new_file_has_a_header_version_and_sorted_exposures(text: str | None) ->
     assert merge(out, [exposure(PID_B, "hex_zeta"), exposure()], path=PATH) == out
 
 
+@pytest.mark.parametrize(
+    ("layout", "at"), [("config", "config.meta.hex_exposures"), ("top", "meta.hex_exposures")]
+)
+def test_a_new_files_header_names_the_marker_where_the_layout_puts_it(layout: str, at: str) -> None:
+    out = merge(None, [exposure()], path=PATH, layout=layout)  # type: ignore[arg-type]
+    head = out.split("version: 2")[0]
+    assert f"`{at}.managed: true`" in head and f"`{at}.keep`" in head
+    if layout == "top":
+        assert "config.meta" not in head
+        assert yaml.safe_load(out)["exposures"][0]["meta"]["hex_exposures"]["managed"] is True
+    # When the layout changes the header, word for word the tool's, follows; an edited one stays.
+    other = "top" if layout == "config" else "config"
+    moved = merge(out, [exposure()], path=PATH, layout=other)  # type: ignore[arg-type]
+    assert moved.startswith(yaml_merge.header(other))  # type: ignore[arg-type]
+    edited = "# ours\n" + out
+    assert merge(edited, [exposure()], path=PATH, layout=other).startswith("# ours\n" + head)  # type: ignore[arg-type]
+
+
 def test_new_exposure_key_order_and_layout_follow_the_spec() -> None:
     out = merge(None, [exposure(depends_on=DEPS)], path=PATH)
     body = out[out.index("exposures:") :]
@@ -928,3 +946,18 @@ def test_one_crlf_line_does_not_make_new_lines_crlf() -> None:
     text = INDENTLESS.replace("  type: ml\n", "  type: ml\r\n")
     out = merge(text, [exposure()], path=PATH)
     assert out.count("\r\n") == 1
+
+
+def test_an_exposure_ending_in_an_alias_ends_at_the_alias_not_at_its_anchor() -> None:
+    """Found by the second-sync property: the composer gives an alias its anchor's marks, so
+    an exposure whose last line was `x: *anchor` seemed to end on the anchor's line; removing
+    it left its tail behind, and a new exposure went into the middle of it."""
+    text = BASE.replace("      meta:\n", "      meta:\n        team: &t finance\n")
+    text += "    person_alias: *t\n"
+    gone = merge(text, [], path=PATH)
+    assert "*t" not in gone and "&t" not in gone
+    assert yaml.safe_load(gone)["exposures"] == []
+    both = merge(text, [exposure(depends_on=THREE), exposure(PID_B, "hex_zeta")], path=PATH)
+    assert both.startswith(text)
+    assert managed_data(both)["hex_weekly_revenue"]["person_alias"] == "finance"
+    assert set(managed_data(both)) == {"hex_weekly_revenue", "hex_zeta"}
