@@ -16,11 +16,16 @@ class Rule(NamedTuple):
     dialect: str  # sqlglot dialect name
     fold_unquoted: str | None  # "upper", "lower" or None (case-sensitive)
     default_quoting: bool  # dbt adapter's default for database/schema/identifier quoting
+    # A temporary table lives in a schema and is read qualified too (Snowflake), or only in
+    # the session, read bare or as `_SESSION.t` (BigQuery).
+    temp_in_schema: bool = True
 
 
 RULES: dict[str, Rule] = {
     "snowflake": Rule(dialect="snowflake", fold_unquoted="upper", default_quoting=False),
-    "bigquery": Rule(dialect="bigquery", fold_unquoted=None, default_quoting=True),
+    "bigquery": Rule(
+        dialect="bigquery", fold_unquoted=None, default_quoting=True, temp_in_schema=False
+    ),
 }
 
 

@@ -17,7 +17,7 @@ from . import __version__, hex_comment, safety, sql_columns, sql_tables, yaml_me
 from . import columns as cols
 from . import exposures as expo
 from .errors import ConfigError
-from .identifiers import RULES, parse_table_name
+from .identifiers import RULES, parse_table_name, rule_for
 from .manifest import ManifestIndex, adapter_type, build_index, meta_layout
 from .records import Exposure, HexProject, HexQuery, MetaLayout, Settings, TableRef
 from .resolve import Match, dependency, resolve
@@ -51,6 +51,9 @@ class ProjectReport(NamedTuple):
     columns: Mapping[str, tuple[str, ...]] = {}
     url: str = ""  # the Hex project's page
     owner: str | None = None  # Hex owner's email, else the creator's
+    # Reads of a temporary table the project creates (issue 17), never dependencies:
+    # {table, temp_table, created_in (sha256 prefix of the creating text)}.
+    shadowed: tuple[Mapping[str, str], ...] = ()
 
 
 class Report(NamedTuple):
@@ -142,10 +145,11 @@ class Attributed(NamedTuple):
 class Evidence:
     """What the queries of one project showed: the tables they read and the counts."""
 
-    __slots__ = ("columns", "queries", "runs", "tables", "unparsed")
+    __slots__ = ("columns", "queries", "runs", "shadowed", "tables", "unparsed")
 
     def __init__(self) -> None:
         self.tables: set[TableRef] = set()
+        self.shadowed: set[tuple[TableRef, TableRef, str]] = set()  # read, temp, text hash
         self.columns: set[sql_columns.ColumnRef] = set()
         self.queries = 0
         self.runs = 0
@@ -210,8 +214,9 @@ def run(
     attributed = attribute_queries(queries, settings)
     workspace = settings.workspace or workspace or attributed.workspace
     parsed = extract_tables(attributed.kept, warehouse, cache, extractor)
+    temps = session_temps(attributed.kept, parsed, warehouse)
     columns = _ColumnContext(index, column_schema, resolved, cache) if column_schema else None
-    gathered = gather_evidence(attributed.kept, parsed, warehouse, columns)
+    gathered = gather_evidence(attributed.kept, parsed, warehouse, columns, temps)
     prior = read_prior(existing, output_path, manifest, index, memo)
     decisions = decide(projects, gathered.evidence, index, prior, resolved, column_schema)
     names, renamed = name_exposures(decisions, prior, output_path)
@@ -289,6 +294,98 @@ def extract_tables(
     return dict(zip(distinct, extractor(distinct, warehouse, cache), strict=True))
 
 
+class SessionTemp(NamedTuple):
+    """A temporary table one of a project's texts creates (SPEC "Resolving": temporary
+    tables live for Hex's session)."""
+
+    name: str  # as the text wrote it, normalised
+    table: TableRef  # qualified from the creating query's context (partly, without one)
+    sql: str  # the creating text
+
+
+def session_temps(
+    kept: Sequence[tuple[HexQuery, str, str]],
+    parsed: Mapping[str, sql_tables.Extraction],
+    warehouse: str,
+) -> dict[str, tuple[SessionTemp, ...]]:
+    """2b. Per project id: the temporary tables its texts create anywhere in the window.
+
+    Hex does not document its session model, so every text of the project is taken to share
+    one session with every other: a wrong dependency costs more than a missing one.
+    """
+    found: dict[str, dict[tuple[TableRef, str], SessionTemp]] = defaultdict(dict)
+    for q, pid, sql in kept:
+        ext = parsed.get(sql) if sql else None
+        for temp in ext.temps if ext is not None else ():
+            (table,) = sql_tables.qualify(
+                [temp], warehouse=warehouse, database=q.database, schema=q.schema
+            )
+            found[pid].setdefault((table, sql), SessionTemp(temp.name, table, sql))
+    return {pid: tuple(temps.values()) for pid, temps in found.items()}
+
+
+def shadowing(
+    read: TableRef,
+    qualified: TableRef,
+    q: HexQuery,
+    sql: str,
+    temps: Sequence[SessionTemp],
+    warehouse: str,
+) -> SessionTemp | None:
+    """The project's temporary table a read names instead of a table, if any.
+
+    `read` is the name as written, `qualified` completed from `q`'s context. A read names a
+    temp table of the same name when it is unqualified, or (Snowflake, where a temp table
+    lives in a schema) qualified with the query's own database and schema, or equal to where
+    the temp table was made. Without a session database and schema on the query only
+    unqualified reads (and reads of the temp table's own qualified name) are shadowed. The
+    creating text itself is left to `sql_tables`, which knows its statements' order.
+    """
+    in_schema = rule_for(warehouse).temp_in_schema
+    for temp in temps:
+        if temp.name != read.name or temp.sql == sql:
+            continue
+        if read.database is None and read.schema is None:
+            return temp
+        if not in_schema:
+            continue
+        session = q.database is not None and q.schema is not None
+        if session and (qualified.database, qualified.schema) == (q.database, q.schema):
+            return temp
+        made_at = temp.table.database is not None and temp.table.schema is not None
+        if made_at and qualified == temp.table:
+            return temp
+    return None
+
+
+def _unshadowed(
+    tables: Iterable[TableRef],
+    q: HexQuery,
+    sql: str,
+    temps: Sequence[SessionTemp],
+    warehouse: str,
+    ev: Evidence,
+) -> tuple[TableRef, ...]:
+    """`tables` (as written) qualified from `q`'s context, less the reads of the project's
+    temporary tables, which are recorded on `ev` for the report."""
+    out = []
+    for read in tables:
+        (table,) = sql_tables.qualify(
+            [read], warehouse=warehouse, database=q.database, schema=q.schema
+        )
+        temp = shadowing(read, table, q, sql, temps, warehouse)
+        if temp is None:
+            out.append(table)
+        else:
+            ev.shadowed.add((table, temp.table, _text_hash(temp.sql)))
+    return tuple(out)
+
+
+def _text_hash(sql: str) -> str:
+    """How `report` names a text: the first 12 hex digits of its SHA-256 (comment stripped)."""
+    return hashlib.sha256(sql.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
 class _ColumnContext(NamedTuple):
     """What reading columns needs (issue 15): None of it when --no-columns."""
 
@@ -303,9 +400,11 @@ def gather_evidence(
     parsed: Mapping[str, sql_tables.Extraction],
     warehouse: str,
     columns: _ColumnContext | None = None,
+    temps: Mapping[str, Sequence[SessionTemp]] | None = None,
 ) -> Gathered:
     """3. Per project: the tables (and columns) its queries read, qualified from each row's
-    context."""
+    context, less reads of the project's own temporary tables (`temps`, `shadowing`)."""
+    temps = temps or {}
     columns_done: dict[tuple[str, str | None, str | None], frozenset[sql_columns.ColumnRef]] = {}
     evidence: dict[str, Evidence] = defaultdict(Evidence)
     unparsed_examples: list[str] = []
@@ -314,6 +413,7 @@ def gather_evidence(
     for q, pid, sql in kept:
         ev = evidence[pid]
         ev.runs += q.run_count
+        own = temps.get(pid)
         extra = list(q.tables)
         if sql:
             ev.queries += 1
@@ -334,8 +434,11 @@ def gather_evidence(
                     done = qualified[key] = sql_tables.qualify(
                         ext.tables, warehouse=warehouse, database=q.database, schema=q.schema
                     )
-                ev.tables.update(done)
-                if columns is not None:
+                kept_tables = _unshadowed(ext.tables, q, sql, own, warehouse, ev) if own else done
+                ev.tables.update(kept_tables)
+                if columns is not None and kept_tables is not done:
+                    ev.columns.update(_columns(sql, q, kept_tables, warehouse, *columns))
+                elif columns is not None:
                     found_columns = columns_done.get(key)
                     if found_columns is None:
                         found_columns = columns_done[key] = _columns(
@@ -347,9 +450,14 @@ def gather_evidence(
             ev.columns.update(c for c in named_columns if c is not None)
         if extra:
             named = [t for t in (parse_table_name(x, warehouse) for x in extra) if t]
-            ev.tables.update(
-                sql_tables.qualify(named, warehouse=warehouse, database=q.database, schema=q.schema)
-            )
+            if own:  # other evidence does not say in which order a text read: no skip
+                ev.tables.update(_unshadowed(named, q, "", own, warehouse, ev))
+            else:
+                ev.tables.update(
+                    sql_tables.qualify(
+                        named, warehouse=warehouse, database=q.database, schema=q.schema
+                    )
+                )
     return Gathered(dict(evidence), len(unparsed_texts), tuple(unparsed_examples))
 
 
@@ -551,6 +659,12 @@ def _decide_one(
         runs=found.runs if found else 0,
         unparsed=found.unparsed if found else 0,
         not_allowed=not_allowed,
+        shadowed=tuple(
+            {"table": str(read), "temp_table": str(temp), "created_in": text}
+            for read, temp, text in sorted(found.shadowed, key=lambda s: (str(s[0]), s[2]))
+        )
+        if found
+        else (),
     )
     return Decision(
         project=project,

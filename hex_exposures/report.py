@@ -116,6 +116,14 @@ def _project_block(p: ProjectReport, style: Style) -> list[str]:
                 " dbt lets no exposure depend on it)",
             )
         )
+    for i, item in enumerate(p.shadowed):
+        rows.append(
+            (
+                "temp table" if i == 0 else "",
+                f"{item['table']} (the project's temporary table {item['temp_table']}, created"
+                f" in text {item['created_in']}; not a dependency)",
+            )
+        )
     for i, note in enumerate(p.notes):
         rows.append(("note" if i == 0 else "", note))
     out = [f"  {style(shown(p.title) or '(untitled)', 'title')}  {p.project_id}"]
