@@ -6,6 +6,7 @@ names are case-sensitive, quoted or not. Adding a warehouse means adding a `Rule
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 from .errors import ConfigError
@@ -45,6 +46,30 @@ def normalize(name: str, *, quoted: bool, warehouse: str) -> str:
     if quoted or fold is None:
         return name
     return name.upper() if fold == "upper" else name.lower()
+
+
+# A part that prints bare reads back as itself: Snowflake folds unquoted names to upper case;
+# BigQuery names are case-sensitive either way, so only punctuation calls for backticks.
+_BARE = {
+    "snowflake": re.compile(r"[A-Z_][A-Z0-9_$]*"),
+    "bigquery": re.compile(r"[A-Za-z0-9_*-]+"),
+}
+
+
+def display(table: TableRef, warehouse: str) -> str:
+    """A stored name written so it reads back as itself: `ANALYTICS.HEX_WRITEBACK."segments"`,
+    not a name that seems to fold (SPEC `report`)."""
+    bare = _BARE.get(warehouse)
+    quote = "`" if rule_for(warehouse).dialect == "bigquery" else '"'
+    parts = []
+    for part in (table.database, table.schema, table.name):
+        if part is None:
+            continue
+        if bare is not None and bare.fullmatch(part):
+            parts.append(part)
+        else:
+            parts.append(quote + part.replace(quote, quote * 2 if quote == '"' else "\\`") + quote)
+    return ".".join(parts)
 
 
 def parse_table_name(text: str, warehouse: str) -> TableRef | None:

@@ -43,6 +43,17 @@ class ManifestIndex(NamedTuple):
     exposure_names: Mapping[str, str]  # name -> original_file_path, for every exposure
     # Relations dbt refuses as an exposure's dependency (private, restricted protected): by key.
     forbidden: Mapping[TableRef, Forbidden] = {}
+    # Ephemeral and disabled nodes by the relation they would be, so `report` can say a table
+    # matches one (issue 17); never targets. By name too, for partly qualified reads.
+    inactive: Mapping[TableRef, Inactive] = {}
+    inactive_by_name: Mapping[str, tuple[TableRef, ...]] = {}
+
+
+class Inactive(NamedTuple):
+    """A node that names a relation dbt does not build or will not resolve."""
+
+    unique_id: str
+    state: str  # "ephemeral" | "disabled"
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
@@ -112,6 +123,7 @@ def build_index(
     packages_by_name: dict[str, set[str]] = defaultdict(set)
     databases: dict[str, None] = {}
     forbidden: dict[TableRef, Forbidden] = {}
+    inactive: dict[TableRef, Inactive] = {}
     root = str(meta.get("project_name") or "")
 
     for uid, node in (manifest.get("nodes") or {}).items():
@@ -123,10 +135,15 @@ def build_index(
         packages_by_name[name].add(package)
         alias = node.get("alias") or name
         key = _key(node.get("database"), node.get("schema"), alias, project_quoting, warehouse)
-        if config.get("materialized") == "ephemeral" or key is None:
-            continue  # an ephemeral model is a CTE inside its children, never a relation
+        if key is None:
+            continue
+        if config.get("materialized") == "ephemeral":
+            # an ephemeral model is a CTE inside its children, never a relation
+            inactive.setdefault(key, Inactive(str(uid), "ephemeral"))
+            continue
         if config.get("enabled") is False:
             excluded.setdefault(key, f"{uid} is disabled")
+            inactive.setdefault(key, Inactive(str(uid), "disabled"))
             continue
         version = node.get("version")
         latest = node.get("latest_version")
@@ -160,6 +177,7 @@ def build_index(
             continue
         if _mapping(src.get("config")).get("enabled") is False:
             excluded.setdefault(key, f"{uid} is disabled")
+            inactive.setdefault(key, Inactive(str(uid), "disabled"))
             continue
         candidates[key].append(
             Relation(
@@ -183,8 +201,9 @@ def build_index(
             ident = node.get("identifier") if node.get("resource_type") == "source" else None
             ident = ident or node.get("alias") or node.get("name")
             key = _key(node.get("database"), node.get("schema"), ident, project_quoting, warehouse)
-            if key is not None:
+            if key is not None and node.get("resource_type") in (*_RELATION_TYPES, "source"):
                 excluded.setdefault(key, f"{node.get('unique_id', '?')} is disabled")
+                inactive.setdefault(key, Inactive(str(node.get("unique_id", "?")), "disabled"))
 
     root = root or _guess_root(candidates)
     by_key = {
@@ -215,7 +234,16 @@ def build_index(
         databases=tuple(databases),
         exposure_names=exposures,
         forbidden={k: v for k, v in forbidden.items() if k not in by_key},
+        inactive=inactive,
+        inactive_by_name=_by_name(inactive),
     )
+
+
+def _by_name(inactive: Mapping[TableRef, Inactive]) -> dict[str, tuple[TableRef, ...]]:
+    out: dict[str, list[TableRef]] = defaultdict(list)
+    for key in inactive:
+        out[key.name].append(key)
+    return {k: tuple(v) for k, v in out.items()}
 
 
 def _text(value: object) -> str | None:

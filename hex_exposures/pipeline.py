@@ -17,7 +17,7 @@ from . import __version__, hex_comment, safety, sql_columns, sql_tables, yaml_me
 from . import columns as cols
 from . import exposures as expo
 from .errors import ConfigError
-from .identifiers import RULES, parse_table_name, rule_for
+from .identifiers import RULES, display, parse_table_name, rule_for
 from .manifest import ManifestIndex, adapter_type, build_index, meta_layout
 from .records import Exposure, HexProject, HexQuery, MetaLayout, Settings, TableRef
 from .resolve import Match, dependency, resolve
@@ -54,6 +54,9 @@ class ProjectReport(NamedTuple):
     # Reads of a temporary table the project creates (issue 17), never dependencies:
     # {table, temp_table, created_in (sha256 prefix of the creating text)}.
     shadowed: tuple[Mapping[str, str], ...] = ()
+    # Tables that match an ephemeral or disabled dbt node (no relation, never a target):
+    # {table, node, state: "ephemeral" | "disabled"}.
+    inactive: tuple[Mapping[str, str], ...] = ()
 
 
 class Report(NamedTuple):
@@ -615,17 +618,32 @@ def _decide_one(
     nodes = sorted({m.relation.unique_id for m in matches if m.relation})
     deps = tuple(sorted({dependency(m.relation, index) for m in matches if m.relation}))
     # dbt nodes an exposure may not reference are reported, never written (issue 12).
+    wh = index.warehouse
     refused = [(m.table, index.forbidden[m.table]) for m in matches if m.table in index.forbidden]
     not_allowed: tuple[Mapping[str, str | None], ...] = tuple(
-        {"table": str(table), "node": f.relation.unique_id, "reason": f.reason, "group": f.group}
+        {
+            "table": display(table, wh),
+            "node": f.relation.unique_id,
+            "reason": f.reason,
+            "group": f.group,
+        }
         for table, f in refused
     )
+    off = [
+        m for m in matches if m.relation is None and m.inactive and m.table not in index.forbidden
+    ]
+    inactive = tuple(
+        {"table": display(m.table, wh), "node": m.inactive.unique_id, "state": m.inactive.state}
+        for m in off
+        if m.inactive
+    )
+    told = {m.table for m in off} | set(index.forbidden)
     unmatched = tuple(
-        str(m.table) for m in matches if m.relation is None and m.table not in index.forbidden
+        display(m.table, wh) for m in matches if m.relation is None and m.table not in told
     )
     notes = tuple(
         sorted(
-            {f"{m.table}: {m.note}" for m in matches if m.note and m.table not in index.forbidden}
+            {f"{display(m.table, wh)}: {m.note}" for m in matches if m.note and m.table not in told}
         )
     )
     if project.trashed or project.archived:
@@ -659,8 +677,9 @@ def _decide_one(
         runs=found.runs if found else 0,
         unparsed=found.unparsed if found else 0,
         not_allowed=not_allowed,
+        inactive=inactive,
         shadowed=tuple(
-            {"table": str(read), "temp_table": str(temp), "created_in": text}
+            {"table": display(read, wh), "temp_table": display(temp, wh), "created_in": text}
             for read, temp, text in sorted(found.shadowed, key=lambda s: (str(s[0]), s[2]))
         )
         if found

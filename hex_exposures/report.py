@@ -116,6 +116,15 @@ def _project_block(p: ProjectReport, style: Style) -> list[str]:
                 " dbt lets no exposure depend on it)",
             )
         )
+    for i, item in enumerate(p.inactive):
+        why = (
+            "ephemeral: dbt builds no relation for it"
+            if item["state"] == "ephemeral"
+            else "disabled in dbt"
+        )
+        rows.append(
+            ("inactive node" if i == 0 else "", f"{item['table']} ({item['node']} is {why})")
+        )
     for i, item in enumerate(p.shadowed):
         rows.append(
             (

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .manifest import ManifestIndex
+from .identifiers import display
+from .manifest import Inactive, ManifestIndex
 from .records import Relation, TableRef
 
 
@@ -17,6 +18,7 @@ class Match(NamedTuple):
     table: TableRef
     relation: Relation | None  # None: not a dbt node (or ambiguous)
     note: str | None = None  # why it did not match, or which other nodes it could have been
+    inactive: Inactive | None = None  # the ephemeral or disabled node it names (no relation)
 
 
 def resolve(table: TableRef, index: ManifestIndex) -> Match:
@@ -27,10 +29,9 @@ def resolve(table: TableRef, index: ManifestIndex) -> Match:
     else:
         keys = index.by_name.get(table.name, ())
     if not keys:
-        reason = index.excluded.get(table)
-        return Match(table, None, reason)
+        return Match(table, None, index.excluded.get(table), _inactive(table, index))
     if len(keys) > 1:
-        shown = ", ".join(sorted(str(k) for k in keys)[:3])
+        shown = ", ".join(sorted(display(k, index.warehouse) for k in keys)[:3])
         return Match(table, None, f"ambiguous partial name: could be {shown}")
     rels = index.by_key[keys[0]]
     note = None
@@ -38,6 +39,16 @@ def resolve(table: TableRef, index: ManifestIndex) -> Match:
         others = ", ".join(r.unique_id for r in rels[1:])
         note = f"chose {rels[0].unique_id} over {others}"
     return Match(table, rels[0], note)
+
+
+def _inactive(table: TableRef, index: ManifestIndex) -> Inactive | None:
+    """The one ephemeral or disabled node `table` names, parts it leaves out matching any."""
+    found = {
+        index.inactive[key]
+        for key in index.inactive_by_name.get(table.name, ())
+        if table.schema in (None, key.schema) and table.database in (None, key.database)
+    }
+    return found.pop() if len(found) == 1 else None
 
 
 def dependency(rel: Relation, index: ManifestIndex) -> str:

@@ -140,7 +140,7 @@ def test_report_lists_refused_tables_as_read_with_reason_and_group(
     by_title = {p.title: p for p in report.projects}
     assert by_title["Finance board"].not_allowed == (
         {
-            "table": "tiny.main.priv",
+            "table": '"tiny"."main"."priv"',  # duckdb quotes: stored lower case, shown quoted
             "node": "model.tiny.priv",
             "reason": "private to the 'finance' group",
             "group": "finance",
@@ -153,10 +153,10 @@ def test_report_lists_refused_tables_as_read_with_reason_and_group(
     assert by_title["Package board"].not_allowed[1]["reason"] == (
         "protected to the 'pkg' package (restrict-access)"
     )
-    assert "tiny.main.priv" not in by_title["Finance board"].unmatched
+    assert '"tiny"."main"."priv"' not in by_title["Finance board"].unmatched
     text = report_text(report)
     assert (
-        "    not allowed     tiny.main.priv (model.tiny.priv is private to the 'finance' "
+        """    not allowed     "tiny"."main"."priv" (model.tiny.priv is private to the 'finance' """
         "group; dbt lets no exposure depend on it)"
     ) in text.splitlines()
     doc = json.loads(report_json(report))

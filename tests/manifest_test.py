@@ -57,6 +57,12 @@ def test_ephemeral_and_disabled_nodes_are_never_targets() -> None:
         TableRef("ANALYTICS", "MARTS", "OFF"),
         TableRef("ANALYTICS", "MARTS", "OLD_MODEL"),
     }
+    # kept apart for the report only (issue 17): which node a table would have been
+    assert {k.name: (v.unique_id, v.state) for k, v in idx.inactive.items()} == {
+        "INT_X": ("model.proj.int_x", "ephemeral"),
+        "OFF": ("model.proj.off", "disabled"),
+        "OLD_MODEL": ("model.proj.old_model", "disabled"),
+    }
 
 
 def test_seed_beats_source_on_the_same_relation_and_root_beats_package() -> None:

@@ -142,3 +142,43 @@ def test_session_temps_collects_per_project() -> None:
     assert list(temps) == [A]
     (temp,) = temps[A]
     assert temp == pipeline.SessionTemp("ORDERS", TableRef("ANALYTICS", "MARTS", "ORDERS"), CREATE)
+
+
+def test_report_quotes_names_that_would_not_fold_and_says_why_a_node_is_no_target() -> None:
+    """Issue 17, class 7: quoted identifiers print quoted; ephemeral and disabled models are
+    named, not left as 'not a dbt node'."""
+    nodes = [
+        model("orders"),
+        model("int_orders", materialized="ephemeral"),
+        model("legacy", enabled=False),
+    ]
+    result = _run(
+        [
+            _q(
+                A,
+                'select * from hex_writeback."server_segments", int_orders, marts.legacy, orders',
+            )
+        ],
+        nodes=nodes,
+    )
+    (alpha,) = [p for p in result.report.projects if p.project_id == A]
+    assert alpha.depends_on == ("ref('orders')",)
+    assert alpha.unmatched == ('ANALYTICS.HEX_WRITEBACK."server_segments"',)
+    assert alpha.inactive == (
+        {
+            "table": "ANALYTICS.MARTS.INT_ORDERS",
+            "node": "model.proj.int_orders",
+            "state": "ephemeral",
+        },
+        {"table": "ANALYTICS.MARTS.LEGACY", "node": "model.proj.legacy", "state": "disabled"},
+    )
+    assert alpha.notes == ()
+    lines = report.report_text(result.report).splitlines()
+    assert '    not a dbt node  ANALYTICS.HEX_WRITEBACK."server_segments"' in lines
+    assert (
+        "    inactive node   ANALYTICS.MARTS.INT_ORDERS (model.proj.int_orders is ephemeral: "
+        "dbt builds no relation for it)"
+    ) in lines
+    assert (
+        "                    ANALYTICS.MARTS.LEGACY (model.proj.legacy is disabled in dbt)" in lines
+    )

@@ -83,3 +83,30 @@ def test_bigquery_case_matters() -> None:
 def test_quotes_in_names_are_escaped_in_depends_on() -> None:
     m = manifest(source("o'src", "t"))
     assert _dep(m, TableRef("RAW", "O'SRC", "T")) == "source('o\\'src', 't')"
+
+
+def test_a_table_matching_an_ephemeral_or_disabled_model_says_which(  # issue 17
+) -> None:
+    m = manifest(
+        model("int_x", materialized="ephemeral"),
+        model("fct_orders"),
+        disabled=[model("old_orders")],
+    )
+    idx = build_index(m, "snowflake")
+    for table, uid, state in (
+        (TableRef("ANALYTICS", "MARTS", "INT_X"), "model.proj.int_x", "ephemeral"),
+        (TableRef(None, "MARTS", "INT_X"), "model.proj.int_x", "ephemeral"),
+        (TableRef(None, None, "OLD_ORDERS"), "model.proj.old_orders", "disabled"),
+    ):
+        match = resolve(table, idx)
+        assert match.relation is None
+        assert match.inactive is not None
+        assert (match.inactive.unique_id, match.inactive.state) == (uid, state)
+    assert resolve(TableRef("OTHER", "MARTS", "INT_X"), idx).inactive is None
+    assert resolve(TableRef("ANALYTICS", "MARTS", "FCT_ORDERS"), idx).inactive is None
+
+
+def test_an_active_relation_beats_a_disabled_one_at_the_same_name() -> None:
+    m = manifest(model("orders"), disabled=[model("orders_old", alias="orders")])
+    match = resolve(TableRef("ANALYTICS", "MARTS", "ORDERS"), build_index(m, "snowflake"))
+    assert match.relation is not None and match.relation.unique_id == "model.proj.orders"
