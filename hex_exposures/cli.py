@@ -24,7 +24,7 @@ import click
 
 from . import __version__, config, files, pipeline, safety
 from .errors import ConfigError, DbtError, HexExposuresError, ManifestError
-from .records import HexProject, HexQuery, Settings
+from .records import AUTO_USER, HexProject, HexQuery, Settings
 
 log = logging.getLogger("hex_exposures")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -198,6 +198,15 @@ input_options = options(
     ),
     click.option("--days", type=int, help="Days of query history to read (default 14)."),
     click.option(
+        "--hex-user",
+        "hex_user",
+        multiple=True,
+        metavar="NAME",
+        help="Count only queries these warehouse users ran (Snowflake USER_NAME, BigQuery "
+        "user_email; repeatable; applied in SQL; `auto`: the users Hex's data connections "
+        "log in as). Default: every user.",
+    ),
+    click.option(
         "--include-context",
         help="Hex run contexts that count, comma-separated, or * (default "
         "SCHEDULED_RUN,APP_VIEW,LOGIC_VIEW).",
@@ -339,6 +348,7 @@ class Inputs(NamedTuple):
     warehouse: str
     workspace: str | None
     hex_url: str  # --hex-url, else the snapshot's, for project URLs
+    hex_users: tuple[str, ...] = ()  # --hex-user with `auto` resolved; empty: every user
 
 
 def _paths(settings: Settings) -> tuple[str, str, files.ProjectPaths]:
@@ -428,8 +438,13 @@ def gather(settings: Settings, *, need_manifest: bool = True) -> Inputs:
         if need_manifest or not settings.warehouse:
             raise
         manifest, manifest_path, output = {}, "", settings.output or ""
-    if snap is not None:
+    users: tuple[str, ...] = ()
+    if snap is not None and settings.from_snapshot:
         warehouse = pipeline.choose_warehouse(settings, manifest, snap.warehouse)
+        # auto from a snapshot: the users its capture was limited to (snapshot -o --hex-user)
+        why = f"{settings.from_snapshot} was captured for every user"
+        users = hex_users(settings.hex_user, snap.hex_users, why)
+        snap = snapshot.for_users(snap, users, path=settings.from_snapshot, warehouse=warehouse)
         projects: Sequence[HexProject] = snap.projects
         queries: Sequence[HexQuery] = snap.queries
         workspace = settings.workspace or snap.workspace
@@ -437,7 +452,7 @@ def gather(settings: Settings, *, need_manifest: bool = True) -> Inputs:
         if settings.hex_url == default_url and snap.hex_url:
             hex_url = snap.hex_url
     else:
-        projects, queries, warehouse, workspace = _live(settings, manifest)
+        projects, queries, warehouse, workspace, users = _live(settings, manifest)
     return Inputs(
         manifest=manifest,
         manifest_path=manifest_path,
@@ -448,12 +463,33 @@ def gather(settings: Settings, *, need_manifest: bool = True) -> Inputs:
         warehouse=warehouse,
         workspace=workspace,
         hex_url=hex_url,
+        hex_users=users,
     )
+
+
+def hex_users(
+    names: Sequence[str], found: Sequence[str] | None, why_none: str | None
+) -> tuple[str, ...]:
+    """--hex-user with `auto` replaced by `found` (what Hex's data connections log in as).
+
+    When auto finds nobody the run goes on, said in one line: with the other names given,
+    with every user otherwise, the default (a project-scoped connection can log in as a user
+    the workspace's connections do not show, and dropping its queries would cost recall).
+    """
+    explicit = tuple(n for n in names if n != AUTO_USER)
+    if AUTO_USER not in names:
+        return explicit
+    if found:
+        log.info("--hex-user auto: %s (Hex's data connections)", ", ".join(found))
+        return tuple(dict.fromkeys((*explicit, *found)))
+    rest = f"counting only {', '.join(explicit)}" if explicit else "counting every user"
+    log.warning("--hex-user auto found no warehouse user: %s; %s", why_none, rest)
+    return explicit
 
 
 def _live(
     settings: Settings, manifest: Mapping[str, Any]
-) -> tuple[list[HexProject], list[HexQuery], str, str | None]:
+) -> tuple[list[HexProject], list[HexQuery], str, str | None, tuple[str, ...]]:
     from .hex_cache import cache_path
     from .manifest import build_index
     from .sources import open_hex, open_warehouse, preflight_warehouse
@@ -470,7 +506,16 @@ def _live(
     try:
         preflight_warehouse(settings, warehouse, default_projects=databases)
         projects = hex_source.projects()
-        wh = open_warehouse(settings, warehouse, default_projects=databases, progress=progress)
+        found, why = (
+            hex_source.connection_users(warehouse) if AUTO_USER in settings.hex_user else ((), None)
+        )
+        users = hex_users(settings.hex_user, found, why)
+        wh = open_warehouse(
+            settings._replace(hex_user=users),
+            warehouse,
+            default_projects=databases,
+            progress=progress,
+        )
         try:
             queries = list(wh.queries(settings.days))
         finally:
@@ -484,7 +529,7 @@ def _live(
         hex_source.close()
         if progress:
             click.echo("\r\033[K", err=True, nl=False)
-    return projects, queries, warehouse, workspace
+    return projects, queries, warehouse, workspace, users
 
 
 def compute(settings: Settings) -> tuple[Inputs, files.Existing, pipeline.RunResult]:
@@ -790,6 +835,7 @@ def snapshot(output_file: str, **kwargs: Any) -> int:
         workspace=inputs.workspace,
         hex_url=inputs.hex_url,
         captured_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        hex_users=inputs.hex_users,
     )
     files.write_if_changed(output_file, text, files.read_existing(output_file))
     log.info(

@@ -40,6 +40,7 @@ _FILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "owner_map": dict,
     "profiles_dir": str,
     "columns": bool,
+    "hex_user": (str, list),
     "no_columns": bool,  # the --no-columns spelling: `no_columns: true` is `columns: false`
 }
 _PATH_KEYS = ("manifest", "output", "from_snapshot", "profiles_dir")
@@ -110,6 +111,21 @@ def _as_tuple(value: object, option: str) -> tuple[str, ...]:
     return tuple(i.strip() for i in items if i.strip())
 
 
+def check_hex_users(value: object) -> tuple[str, ...]:
+    """--hex-user names (repeatable, or a comma-separated config value), each one line of
+    printable text; `auto` (lower case) stands for the Hex data connections' users."""
+    if isinstance(value, list | tuple) and any(not str(v).strip() for v in value):
+        raise ConfigError("--hex-user: a user name is empty")
+    names = _as_tuple(value, "--hex-user")
+    for name in names:
+        if len(name) > 255 or not name.isprintable():
+            raise ConfigError(
+                f"--hex-user: {name[:40]!r} is not a warehouse user name (one line of "
+                "printable text, at most 255 characters)"
+            )
+    return tuple(dict.fromkeys(names))
+
+
 def _check(s: Settings) -> Settings:
     if s.warehouse is not None and s.warehouse not in WAREHOUSES:
         raise ConfigError(f"--warehouse: {s.warehouse!r} is not one of: {', '.join(WAREHOUSES)}")
@@ -133,6 +149,7 @@ def _check(s: Settings) -> Settings:
     # here, before any connection can carry the token.
     hex_url = safety.check_hex_url(s.hex_url)
     return s._replace(
+        hex_user=check_hex_users(s.hex_user),
         include_context=contexts,
         bigquery_project=_as_tuple(s.bigquery_project, "--bigquery-project"),
         bigquery_region=_as_tuple(s.bigquery_region, "--bigquery-region") or ("us",),

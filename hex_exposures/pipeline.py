@@ -59,6 +59,14 @@ class ProjectReport(NamedTuple):
     inactive: tuple[Mapping[str, str], ...] = ()
 
 
+class UserCount(NamedTuple):
+    """A warehouse user whose queries carried Hex's comment, so a team can pick --hex-user."""
+
+    user: str
+    queries: int  # query records (distinct texts per context)
+    runs: int
+
+
 class Report(NamedTuple):
     warehouse: str
     workspace: str | None
@@ -71,6 +79,9 @@ class Report(NamedTuple):
     unparsed_examples: tuple[str, ...]
     # Managed exposures renamed because another exposure of the project took their name.
     renamed: tuple[str, ...] = ()
+    # Warehouse users seen running texts with Hex's comment, most runs first (issue 17);
+    # empty when the history did not record users (an old snapshot).
+    warehouse_users: tuple[UserCount, ...] = ()
 
 
 class RunResult(NamedTuple):
@@ -143,6 +154,7 @@ class Attributed(NamedTuple):
     skipped_no_comment: int
     skipped_context: int
     workspace: str | None  # the workspace most comments name
+    users: tuple[UserCount, ...] = ()  # who ran texts with a readable Hex comment
 
 
 class Evidence:
@@ -248,6 +260,7 @@ def run(
         unparsed=gathered.unparsed,
         unparsed_examples=gathered.unparsed_examples,
         renamed=renamed,
+        warehouse_users=attributed.users,
     )
     warnings = (  # no `keep` anywhere: nothing to warn about, and no parse
         tuple(yaml_merge.keep_warnings(existing, path=output_path, layout=prior.layout))
@@ -266,6 +279,7 @@ def attribute_queries(queries: Sequence[HexQuery], settings: Settings) -> Attrib
     skipped_no_comment = skipped_context = 0
     texts: dict[str, str] = {}
     kept: list[tuple[HexQuery, str, str]] = []
+    users: dict[str, list[int]] = {}
     for q in queries:
         pid = q.project_id
         sql = ""
@@ -274,6 +288,10 @@ def attribute_queries(queries: Sequence[HexQuery], settings: Settings) -> Attrib
             if comment is None or not (comment.project_id or pid):
                 skipped_no_comment += 1
                 continue
+            if q.warehouse_user:
+                seen = users.setdefault(q.warehouse_user, [0, 0])
+                seen[0] += 1
+                seen[1] += q.run_count
             if comment.workspace:
                 seen_workspaces[comment.workspace] += 1
             if comment.context and ALL_CONTEXTS not in include and comment.context not in include:
@@ -283,7 +301,13 @@ def attribute_queries(queries: Sequence[HexQuery], settings: Settings) -> Attrib
             sql = hex_comment.strip(q.query_text, comment)
             sql = texts.setdefault(sql, sql)  # one string per distinct text, not per record
         kept.append((q, pid, sql))
-    return Attributed(kept, skipped_no_comment, skipped_context, _most_common(seen_workspaces))
+    counts = sorted(
+        (UserCount(user, n, runs) for user, (n, runs) in users.items()),
+        key=lambda u: (-u.runs, -u.queries, u.user),
+    )
+    return Attributed(
+        kept, skipped_no_comment, skipped_context, _most_common(seen_workspaces), tuple(counts)
+    )
 
 
 def extract_tables(

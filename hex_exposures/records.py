@@ -99,6 +99,19 @@ class HexQuery(NamedTuple):
     # Columns another evidence source knows this query read (Snowflake ACCESS_HISTORY's
     # base_objects_accessed, a snapshot): "db.schema.table.column", unioned with the SQL's.
     columns: tuple[str, ...] = ()
+    # Who ran it: Snowflake USER_NAME, BigQuery user_email (None: not recorded, e.g. a
+    # snapshot written before issue 17, or Hex queriedTables evidence).
+    warehouse_user: str | None = None
+
+
+AUTO_USER = "auto"
+"""--hex-user auto: the users Hex's data connections log in as (the Hex API says)."""
+
+
+def user_key(name: str, warehouse: str | None) -> str:
+    """How a warehouse user name compares, as the history SQL compares it: Snowflake names
+    case-insensitively (UPPER), BigQuery emails in lower case."""
+    return name.lower() if warehouse == "bigquery" else name.upper()
 
 
 class TableRef(NamedTuple):
@@ -174,6 +187,9 @@ class Settings(NamedTuple):
     owner_map: Mapping[str, str] = {}  # email -> display name
     profiles_dir: str | None = None
     columns: bool = True  # --no-columns: leave meta.referenced_columns out
+    # --hex-user: count only queries these warehouse users ran (empty: every user); "auto"
+    # is replaced by the users Hex's data connections log in as before a source sees it.
+    hex_user: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         # The token must never reach a log line or a traceback through a repr.

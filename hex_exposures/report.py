@@ -28,6 +28,7 @@ def report_json(report: Report) -> str:
         },
         "projects": [p._asdict() for p in report.projects],
         "renamed": list(report.renamed),
+        "warehouse_users": [u._asdict() for u in report.warehouse_users],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False)
 
@@ -87,8 +88,22 @@ def report_text(report: Report, *, days: int = 14, style: Style = plain) -> str:
             lines += _project_block(p, style)
     lines.append("")
     lines += [f"renamed: {line}" for line in report.renamed]
+    lines += users_block(report, style)
     lines.append(summary_line(report))
     return "\n".join(lines)
+
+
+def users_block(report: Report, style: Style = plain) -> list[str]:
+    """Who ran texts with Hex's comment (issue 17): anyone can write the comment, so a team
+    picks --hex-user from the users its Hex data connections log in as."""
+    if not report.warehouse_users:
+        return []
+    width = max(len(shown(u.user)) for u in report.warehouse_users) + 2
+    lines = [style("Warehouse users running queries with Hex's comment (see --hex-user)", "title")]
+    for u in report.warehouse_users:
+        counts = f"{plural(u.queries, 'query', 'queries')}, {plural(u.runs, 'run')}"
+        lines.append(f"  {shown(u.user):<{width}}{counts}")
+    return [*lines, ""]
 
 
 def _project_block(p: ProjectReport, style: Style) -> list[str]:

@@ -186,3 +186,86 @@ def test_map_flags_parse_key_value_pairs(capsys: pytest.CaptureFixture[str]) -> 
     code = main(["sync", "--owner-map", "no-equals-sign"])
     err = capsys.readouterr().err
     assert code == 2 and "--owner-map" in err and "KEY=VALUE" in err
+
+
+# --- --hex-user (issue 17, class 6) -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [("", "a user name is empty"), ("  ", "a user name is empty"), ("a\nb", "not a warehouse")],
+)
+def test_a_bad_hex_user_is_one_line_and_exit_2(
+    value: str, needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = _project(tmp_path, "warehouse: snowflake\n")
+    before = sorted(p.name for p in project.rglob("*"))
+    code = main(["report", "--project-dir", str(project), "--hex-user", value])
+    err = capsys.readouterr().err
+    assert code == 2
+    [line] = err.splitlines()
+    assert line.startswith("hex-exposures: error: --hex-user: ") and needle in line
+    assert sorted(p.name for p in project.rglob("*")) == before
+
+
+def test_hex_user_from_the_config_file_and_the_flag_beats_it(tmp_path: Path) -> None:
+    from hex_exposures.cli import settings_from
+
+    project = _project(tmp_path, "hex_user: [HEX_SERVICE, auto, HEX_SERVICE]\n")
+    base = {"project_dir": str(project)}
+    assert settings_from(base).hex_user == ("HEX_SERVICE", "auto")
+    assert settings_from({**base, "hex_user": ("JANE",)}).hex_user == ("JANE",)
+    (project / "hex_exposures.yml").write_text("hex_user: HEX_A, HEX_B\n")
+    assert settings_from(base).hex_user == ("HEX_A", "HEX_B")
+    assert {"--hex-user"} <= option_names("snapshot") & option_names("sync")
+    assert "--hex-user" not in option_names("validate")
+
+
+def _snapshot_project(tmp_path: Path, **dump: object) -> tuple[Path, Path]:
+    from hex_exposures.records import HexProject, HexQuery
+    from hex_exposures.sources import snapshot
+    from tests.servers.hex_server import make_project
+
+    project = _project(tmp_path, "warehouse: snowflake\n")
+    hex_project = HexProject.from_api(make_project(0))
+    comment = '\n-- Hex query metadata: {"project_id": "' + hex_project.id + '"}'
+    queries = [
+        HexQuery(hex_project.id, "select 1" + comment, "DB", "S", 3, **dump),  # type: ignore[arg-type]
+        HexQuery(hex_project.id, "", tables=("DB.S.FROM_HEX",), run_count=0),
+    ]
+    path = project / "snap.jsonl"
+    text = snapshot.dumps(
+        [hex_project], queries, warehouse="snowflake", workspace="acme",
+        hex_url="https://app.hex.tech", captured_at="c",
+    )  # fmt: skip
+    path.write_text(text)
+    return project, path
+
+
+def test_hex_user_on_a_snapshot_without_users_is_refused_and_auto_falls_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project, snap = _snapshot_project(tmp_path)
+    args = ["report", "--project-dir", str(project), "--from-snapshot", str(snap)]
+    assert main([*args, "--hex-user", "HEX_SERVICE"]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert "--hex-user: " in line and "records no warehouse users" in line
+    assert main([*args, "--hex-user", "auto", "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["summary"]["queries"] == 2
+    [warning] = err.splitlines()
+    assert warning == (
+        f"hex-exposures: --hex-user auto found no warehouse user: {snap} was captured for "
+        "every user; counting every user"
+    )
+
+
+def test_hex_user_filters_a_snapshot_keeping_hex_s_own_table_evidence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project, snap = _snapshot_project(tmp_path, warehouse_user="HEX_SERVICE")
+    args = ["report", "--project-dir", str(project), "--from-snapshot", str(snap), "-q"]
+    for user, records in (("hex_service", 2), ("MALLORY", 1)):
+        assert main([*args, "--hex-user", user, "--format", "json"]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["summary"]["queries"] == records  # queriedTables' record always stays

@@ -126,3 +126,39 @@ def test_exposures_table_lists_each_dependency_on_its_own_row() -> None:
     lines = report.exposures_table(many, limit=20).splitlines()
     assert len(lines) == 22
     assert lines[-1] == "... and 5 more exposures: `hex-exposures report` lists them all"
+
+
+def test_warehouse_users_are_counted_from_texts_with_hex_s_comment() -> None:
+    """Issue 17, class 6: report names who ran Hex-commented texts, most runs first, so a
+    team can choose --hex-user; a text without a readable comment names nobody."""
+    import json
+
+    from hex_exposures import pipeline
+    from hex_exposures.records import HexQuery, Settings
+
+    pid = "0e50c729-fd95-48e8-829b-d06d60a28ebd"
+    comment = '\n-- Hex query metadata: {"project_id": "' + pid + '"}'
+    queries = [
+        HexQuery(pid, "select 1" + comment, run_count=30, warehouse_user="HEX_SERVICE"),
+        HexQuery(pid, "select 2" + comment, run_count=5, warehouse_user="HEX_SERVICE"),
+        HexQuery(pid, "select 3" + comment, run_count=2, warehouse_user="MALLORY"),
+        HexQuery(pid, "select 4 -- Hex query metadata: {", run_count=9, warehouse_user="EVE"),
+        HexQuery(pid, "select 5" + comment, run_count=1),  # an old snapshot: no user
+    ]
+    got = pipeline.attribute_queries(queries, Settings())
+    assert got.users == (
+        pipeline.UserCount("HEX_SERVICE", 2, 35),
+        pipeline.UserCount("MALLORY", 1, 2),
+    )
+    r = make_report(project("not_run", "Idle"))._replace(warehouse_users=got.users)
+    text = report.report_text(r)
+    block = text.split("Warehouse users running queries with Hex's comment (see --hex-user)\n")
+    assert block[1].splitlines()[:2] == [
+        "  HEX_SERVICE  2 queries, 35 runs",
+        "  MALLORY      1 query, 2 runs",
+    ]
+    assert json.loads(report.report_json(r))["warehouse_users"] == [
+        {"user": "HEX_SERVICE", "queries": 2, "runs": 35},
+        {"user": "MALLORY", "queries": 1, "runs": 2},
+    ]
+    assert "Warehouse users" not in report.report_text(make_report(project("not_run", "Idle")))

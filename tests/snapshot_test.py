@@ -227,3 +227,34 @@ def test_a_text_whose_comment_is_not_its_last_line_is_not_read(tmp_path, version
         path.write_text(text)
     read = {q.query_text for q in snapshot.load(str(path)).queries}
     assert read == {texts["hex"], texts["trailing blanks and a semicolon"], ""}
+
+
+def test_the_warehouse_user_and_the_captures_users_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17: records carry who ran them (optional: older files read as unknown)."""
+    p = HexProject.from_api(PROJECT)
+    qs = [
+        HexQuery(p.id, "select 1" + COMMENT, warehouse_user="HEX_SERVICE"),
+        HexQuery(p.id, "select 1" + COMMENT, warehouse_user="MALLORY"),
+        HexQuery(p.id, "select 2" + COMMENT),
+    ]
+    text = snapshot.dumps(
+        [p], qs, warehouse="snowflake", workspace=None, hex_url="https://h", captured_at="c",
+        hex_users=["HEX_SERVICE"],
+    )  # fmt: skip
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert lines[0]["hex_users"] == ["HEX_SERVICE"]
+    assert [x["query"].get("warehouse_user") for x in lines[2:]] == [
+        "HEX_SERVICE",
+        "MALLORY",
+        None,
+    ]
+    path = tmp_path / "s.jsonl"
+    path.write_text(text)
+    snap = snapshot.load(str(path))
+    assert sorted(snap.queries) == sorted(qs) and snap.hex_users == ("HEX_SERVICE",)
+    only = snapshot.for_users(snap, ["hex_service"], path="s", warehouse="snowflake")
+    assert [q.warehouse_user for q in only.queries] == ["HEX_SERVICE"]
+    bad = text.replace('"hex_users":["HEX_SERVICE"]', '"hex_users":"HEX_SERVICE"')
+    path.write_text(bad)
+    with pytest.raises(SnapshotError, match="'hex_users' must be a list of strings"):
+        snapshot.load(str(path))

@@ -39,6 +39,10 @@ class ProjectSource(Protocol):
         """
         ...
 
+    def connection_users(self, warehouse: str) -> tuple[tuple[str, ...], str | None]:
+        """The users `warehouse` data connections log in as, and why there are none."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ..errors import ConfigError, MissingExtraError, WarehouseError
-from ..records import HexQuery, Settings
+from ..records import AUTO_USER, HexQuery, Settings, user_key
 from . import Progress
 
 PAGE_SIZE = 5_000
@@ -43,6 +43,7 @@ WITH hex_jobs AS (
     REGEXP_REPLACE(query, r'"trace_id": *"[^"]*"', '"trace_id": ""') AS query,
     creation_time,
     referenced_tables,
+    user_email,
     REGEXP_EXTRACT(
       query, r'--[ \t]*Hex query metadata:[^\n]*"project_id": *"([^"]+)"[^\n]*\}\s*$'
     ) AS hex_project_id
@@ -53,12 +54,13 @@ WITH hex_jobs AS (
     AND error_result IS NULL
     AND parent_job_id IS NULL
     AND query LIKE '%Hex query metadata%'
-    AND {last_line}
+    AND {last_line}{users}
 )
 SELECT
   hex_project_id,
   project_id AS job_project,
   query,
+  user_email,
   COUNT(*) AS run_count,
   MAX(creation_time) AS last_seen,
   ARRAY_TO_STRING(ARRAY(
@@ -67,7 +69,7 @@ SELECT
   ), ',') AS referenced_tables
 FROM hex_jobs
 WHERE hex_project_id IS NOT NULL
-GROUP BY hex_project_id, project_id, query
+GROUP BY hex_project_id, project_id, query, user_email
 """.replace("{last_line}", LAST_LINE_SQL)
 
 _PROJECT_RE = re.compile(r"[a-z][a-z0-9\-:.]*")
@@ -81,9 +83,14 @@ ClientFactory = Callable[[str], Any]
 """Builds a ``bigquery.Client`` for a default (billing) project; tests inject their own."""
 
 
-def jobs_sql(project: str, region: str) -> str:
+USERS_SQL = "\n    AND LOWER(user_email) IN UNNEST(@hex_users)"
+"""--hex-user: an ARRAY<STRING> parameter of lower-cased names (emails compare that way)."""
+
+
+def jobs_sql(project: str, region: str, *, users: bool = False) -> str:
     """The history query for one project and region (both validated, never user SQL)."""
-    return JOBS_SQL.replace("{project}", _project(project)).replace("{region}", _region(region))
+    sql = JOBS_SQL.replace("{project}", _project(project)).replace("{region}", _region(region))
+    return sql.replace("{users}", USERS_SQL if users else "")
 
 
 def location_for(region: str) -> str:
@@ -126,7 +133,11 @@ class BigQuerySource:
         *,
         from_manifest: bool = False,
         progress: Progress | None = None,
+        users: Sequence[str] = (),
     ) -> None:
+        if AUTO_USER in users:  # the CLI asks Hex first; a caller that did not has a bug
+            raise ConfigError("--hex-user auto: resolve it from the Hex API before reading jobs")
+        self.users = tuple(users)
         self._client = client
         self.projects = tuple(_project(p) for p in projects)
         self.regions = tuple(_region(r) for r in regions)
@@ -151,7 +162,12 @@ class BigQuerySource:
                 raise
             raise _translate(err, projects[0], None, from_manifest=from_manifest) from err
         return cls(
-            client, projects, regions or ("us",), from_manifest=from_manifest, progress=progress
+            client,
+            projects,
+            regions or ("us",),
+            from_manifest=from_manifest,
+            progress=progress,
+            users=settings.hex_user,
         )
 
     def queries(self, days: int) -> Iterator[HexQuery]:
@@ -159,16 +175,17 @@ class BigQuerySource:
         if days < 1:
             raise ConfigError(f"--days: must be at least 1, not {days}")
         bigquery = _bigquery()
-        config = bigquery.QueryJobConfig(
-            query_parameters=[bigquery.ScalarQueryParameter("days", "INT64", days)],
-            use_legacy_sql=False,
-        )
+        parameters: list[Any] = [bigquery.ScalarQueryParameter("days", "INT64", days)]
+        if self.users:
+            names = [user_key(u, "bigquery") for u in self.users]
+            parameters.append(bigquery.ArrayQueryParameter("hex_users", "STRING", names))
+        config = bigquery.QueryJobConfig(query_parameters=parameters, use_legacy_sql=False)
         for project in self.projects:
             for region in self.regions:
                 count = 0
                 try:
                     job = self._client.query(
-                        jobs_sql(project, region),
+                        jobs_sql(project, region, users=bool(self.users)),
                         job_config=config,
                         location=location_for(region),
                         project=project,
@@ -211,6 +228,7 @@ def _record(row: Any, project: str) -> HexQuery | None:
         last_seen=last_seen.isoformat() if last_seen is not None else None,
         tables=(),
         fallback_tables=tuple(sorted(tables)),
+        warehouse_user=row["user_email"] or None,
     )
 
 

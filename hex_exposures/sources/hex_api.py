@@ -157,6 +157,7 @@ class _Connection(NamedTuple):
     database: str | None  # the connection's defaults, to pad short table names
     schema: str | None
     detailed: bool  # connectionDetails was present (the list may leave it out)
+    username: str | None = None  # the warehouse user it logs in as, when Hex says
 
 
 class _Answer(NamedTuple):
@@ -245,6 +246,7 @@ class HexApiSource:
         self.malformed = 0  # project items skipped because they were not a ProjectApiResource
         self._workspace: str | None = None
         self._connections: dict[str, _Connection] | None = None
+        self._refused_listing: _Refused | None = None  # GET /v1/data-connections refused
         self.cache = cache
 
     @classmethod
@@ -364,6 +366,26 @@ class HexApiSource:
             cache.save()
         return records
 
+    def connection_users(self, warehouse: str) -> tuple[tuple[str, ...], str | None]:
+        """(the users this warehouse's data connections log in as, why there are none).
+
+        For --hex-user auto: ``connectionDetails.<type>.username`` of every connection of
+        type `warehouse`, read from GET /v1/data-connections (and /{id} when the list leaves
+        the details out). A token without the Data connections scope gets none, and a reason.
+        """
+        connections = self._warehouse_connections(warehouse, quiet=True)
+        users = tuple(sorted({c.username for c in connections.values() if c.username}))
+        if users:
+            return users, None
+        if self._refused_listing is not None:
+            return (), (
+                f"the Hex API refused the data connections ({self._refused_listing.status}; the "
+                "token needs the 'Data connections: read' scope)"
+            )
+        if not connections:
+            return (), f"Hex lists no {warehouse} data connection this token can see"
+        return (), f"Hex names no user for its {len(connections)} {warehouse} data connection(s)"
+
     # --- queriedTables helpers ------------------------------------------------------------
 
     def _turn_off_queried_tables(self, refused: _Refused) -> None:
@@ -375,16 +397,22 @@ class HexApiSource:
             refused.url,
         )
 
-    def _warehouse_connections(self, warehouse: str) -> dict[str, _Connection]:
+    def _warehouse_connections(
+        self, warehouse: str, *, quiet: bool = False
+    ) -> dict[str, _Connection]:
         if self._connections is None:
             connections: dict[str, _Connection] = {}
-            try:
-                for values in self._pages("/v1/data-connections", {}, tolerate={403, 404}):
-                    for item in values:
-                        if isinstance(item, Mapping) and isinstance(item.get("id"), str):
-                            connections[item["id"]] = _connection(item)
-            except _Refused as refused:
-                self._turn_off_queried_tables(refused)
+            if self._refused_listing is None:
+                try:
+                    for values in self._pages("/v1/data-connections", {}, tolerate={403, 404}):
+                        for item in values:
+                            if isinstance(item, Mapping) and isinstance(item.get("id"), str):
+                                connections[item["id"]] = _connection(item)
+                except _Refused as refused:
+                    self._refused_listing = refused
+            if self._refused_listing is not None:
+                if not quiet and self._queried_enabled:  # queriedTables needs them
+                    self._turn_off_queried_tables(self._refused_listing)
                 return {}
             self._connections = connections
         wanted = [(cid, c) for cid, c in self._connections.items() if c.type == warehouse]
@@ -765,9 +793,17 @@ def _connection(item: Mapping[str, Any]) -> _Connection:
     own = details.get(kind) if isinstance(details, Mapping) else None
     if not isinstance(own, Mapping):
         return _Connection(kind, None, None, detailed="connectionDetails" in item)
+    user = next((_text(own.get(k)) for k in _USER_KEYS if _text(own.get(k))), None)
     if kind == "bigquery":
-        return _Connection(kind, _text(own.get("projectId")), None, detailed=True)
-    return _Connection(kind, _text(own.get("database")), _text(own.get("schema")), detailed=True)
+        return _Connection(kind, _text(own.get("projectId")), None, detailed=True, username=user)
+    return _Connection(
+        kind, _text(own.get("database")), _text(own.get("schema")), detailed=True, username=user
+    )
+
+
+# connectionDetails.<type>.username (Snowflake, Redshift, Postgres, Trino, ClickHouse). Hex
+# documents no user for BigQuery; the service-account spellings are read if it ever sends one.
+_USER_KEYS = ("username", "serviceAccountEmail", "clientEmail")
 
 
 def _default_part(value: str | None, warehouse: str) -> str | None:

@@ -7,6 +7,10 @@ Version 2 (written) is JSON Lines: a header object on the first line, then one
 ``{"project": {...}}`` or ``{"query": {...}}`` object a line. It is read as a stream, each
 record built as its line is read, so a 371 MB snapshot never sits in memory as one document
 (version 1, one JSON document, needed +1.9 GiB to load). Version 1 is still read.
+
+Optional fields (issue 17): a query record's ``warehouse_user`` (who ran it, for
+--hex-user and report) and the header's ``hex_users`` (the users a capture was limited to,
+for --from-snapshot --hex-user auto). Files without them still read.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import IO, Any, NamedTuple
 from .. import hex_comment, safety
 from ..bulk import gc_paused, json_from_bytes, loads
 from ..errors import SnapshotError
-from ..records import WAREHOUSES, HexProject, HexQuery
+from ..records import WAREHOUSES, HexProject, HexQuery, user_key
 
 FORMAT = "hex-exposures-snapshot"
 VERSION = 2
@@ -32,6 +36,8 @@ class Snapshot(NamedTuple):
     workspace: str | None
     hex_url: str | None
     captured_at: str | None
+    # The --hex-user names the capture was limited to (`auto` resolved); None: every user.
+    hex_users: tuple[str, ...] | None = None
 
 
 def load(path: str) -> Snapshot:
@@ -71,6 +77,7 @@ class _Header(NamedTuple):
     workspace: str | None
     hex_url: str | None
     captured_at: str | None
+    hex_users: tuple[str, ...] | None
 
 
 def _check_header(data: object, *, path: str, version: int | None = None) -> _Header:
@@ -84,11 +91,13 @@ def _check_header(data: object, *, path: str, version: int | None = None) -> _He
     warehouse = data.get("warehouse")
     if warehouse is not None and warehouse not in WAREHOUSES:
         raise SnapshotError(f"{path}: field 'warehouse' must be one of {', '.join(WAREHOUSES)}")
+    users = data.get("hex_users")
     return _Header(
         warehouse=warehouse,
         workspace=_opt_str(data.get("workspace")),
         hex_url=_hex_url(data.get("hex_url"), path),
         captured_at=_opt_str(data.get("captured_at")),
+        hex_users=None if users is None else _str_list(users, f"{path}: field 'hex_users'"),
     )
 
 
@@ -165,6 +174,30 @@ def _project(item: object, where: str) -> HexProject:
         raise SnapshotError(f"{where}: {err}") from None
 
 
+def for_users(snap: Snapshot, users: Sequence[str], *, path: str, warehouse: str) -> Snapshot:
+    """Only the queries these warehouse users ran, compared as the live SQL compares them.
+
+    A record without a user cannot be shown to be Hex's user's and goes; a snapshot with no
+    user at all (written before records carried one) is refused, not read as empty.
+    Table-only records (Hex queriedTables) are not warehouse rows and stay.
+    """
+    if not users:
+        return snap
+    if not any(q.warehouse_user for q in snap.queries if q.query_text):
+        raise SnapshotError(
+            f"--hex-user: {path} records no warehouse users (written before hex-exposures "
+            "recorded them); capture it again with `hex-exposures snapshot -o`"
+        )
+    wanted = {user_key(u, warehouse) for u in users}
+    kept = tuple(
+        q
+        for q in snap.queries
+        if not q.query_text
+        or (q.warehouse_user is not None and user_key(q.warehouse_user, warehouse) in wanted)
+    )
+    return snap._replace(queries=kept)
+
+
 def _kept(query: HexQuery) -> bool:
     """The live filters' rule on saved history: a text whose Hex comment is not its last
     line is not Hex's, so a snapshot run neither reads nor counts it, as a live one would not.
@@ -192,6 +225,7 @@ def _query(item: object, where: str) -> HexQuery:
         tables=_str_list(item.get("tables"), f"{where}: 'tables'"),
         fallback_tables=_str_list(item.get("fallback_tables"), f"{where}: 'fallback_tables'"),
         columns=_str_list(item.get("columns"), f"{where}: 'columns'"),
+        warehouse_user=_opt_str(item.get("warehouse_user")),
     )
 
 
@@ -226,6 +260,7 @@ def dumps(
     workspace: str | None,
     hex_url: str,
     captured_at: str,
+    hex_users: Sequence[str] | None = None,
 ) -> str:
     """The snapshot (version 2). Only what the sources returned goes in: never a credential."""
     return "".join(
@@ -236,6 +271,7 @@ def dumps(
             workspace=workspace,
             hex_url=hex_url,
             captured_at=captured_at,
+            hex_users=hex_users,
         )
     )
 
@@ -248,9 +284,10 @@ def dump_lines(
     workspace: str | None,
     hex_url: str,
     captured_at: str,
+    hex_users: Sequence[str] | None = None,
 ) -> Iterator[str]:
     """The lines of a version-2 snapshot: header, projects by id, then queries in order."""
-    header = {
+    header: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
         "captured_at": captured_at,
@@ -258,11 +295,20 @@ def dump_lines(
         "workspace": workspace,
         "warehouse": warehouse,
     }
+    if hex_users:
+        header["hex_users"] = list(hex_users)
     yield _line(header)
     for p in sorted(projects, key=lambda p: p.id):
         yield _line({"project": dict(p.raw)})
     for q in sorted(
-        queries, key=lambda q: (q.project_id, q.query_text, q.database or "", q.schema or "")
+        queries,
+        key=lambda q: (
+            q.project_id,
+            q.query_text,
+            q.database or "",
+            q.schema or "",
+            q.warehouse_user or "",
+        ),
     ):
         record: dict[str, Any] = {
             "project_id": q.project_id,
@@ -277,6 +323,8 @@ def dump_lines(
             record["fallback_tables"] = list(q.fallback_tables)
         if q.columns:
             record["columns"] = list(q.columns)
+        if q.warehouse_user:
+            record["warehouse_user"] = q.warehouse_user
         yield _line({"query": record})
 
 

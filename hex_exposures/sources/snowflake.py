@@ -19,12 +19,12 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import ConfigError, MissingExtraError, WarehouseError
-from ..records import HexQuery, Settings
+from ..records import AUTO_USER, HexQuery, Settings
 from . import Progress
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ _HEX_ROWS = f"""hex AS (
     start_time,
     database_name,
     schema_name,
+    user_name,
     COALESCE(query_hash, SHA2(query_text)) AS text_hash,
     {_FIELD.replace("KEY", "project_id")} AS project_id,
     {_FIELD.replace("KEY", "context")} AS hex_context
@@ -60,10 +61,13 @@ _HEX_ROWS = f"""hex AS (
   WHERE start_time >= DATEADD(day, -?, CURRENT_TIMESTAMP())
     AND query_text ILIKE ?
     AND {LAST_LINE_SQL}
-    AND UPPER(execution_status) = 'SUCCESS'
+    AND UPPER(execution_status) = 'SUCCESS'{{users}}
 )"""
 
-_KEYS = "hex.project_id, hex.text_hash, hex.hex_context, hex.database_name, hex.schema_name"
+_KEYS = (
+    "hex.project_id, hex.text_hash, hex.hex_context, hex.database_name, hex.schema_name, "
+    "hex.user_name"
+)
 _GROUP = f"GROUP BY {_KEYS}\nORDER BY {_KEYS}"
 
 QUERIES_SQL = f"""WITH {_HEX_ROWS}
@@ -73,11 +77,12 @@ SELECT
   hex.schema_name,
   MAX_BY(hex.query_text, hex.start_time) AS query_text,
   COUNT(*) AS run_count,
-  MAX(hex.start_time) AS last_seen
+  MAX(hex.start_time) AS last_seen,
+  hex.user_name
 FROM hex
 WHERE hex.project_id IS NOT NULL
 {_GROUP}"""
-"""Binds: days, marker pattern."""
+"""Binds: days, marker pattern, each --hex-user name."""
 
 # ACCESS_HISTORY is joined per query first (one row per query and object or column), so a
 # group's run count counts queries, not objects. Tables come from direct_objects_accessed
@@ -108,13 +113,14 @@ SELECT
   MAX_BY(hex.query_text, hex.start_time) AS query_text,
   COUNT(DISTINCT hex.query_id) AS run_count,
   MAX(hex.start_time) AS last_seen,
+  hex.user_name,
   ARRAY_AGG(DISTINCT CASE WHEN objects.kind = 'T' THEN objects.object_name END) AS tables,
   ARRAY_AGG(DISTINCT CASE WHEN objects.kind = 'C' THEN objects.object_name END) AS columns
 FROM hex
 LEFT JOIN objects ON objects.query_id = hex.query_id
 WHERE hex.project_id IS NOT NULL
 {_GROUP}"""
-"""Binds: days, marker pattern, days, days."""
+"""Binds: days, marker pattern, each --hex-user name, days, days."""
 
 ACCESS_PROBE_SQL = (
     "SELECT query_id, query_start_time, direct_objects_accessed, base_objects_accessed"
@@ -148,10 +154,14 @@ _NOT_FOUND = 2003  # "Object ... does not exist or not authorized."
 _NO_WAREHOUSE = 606  # "No active warehouse selected in the current session."
 
 
-def query_sql(account_usage: str, *, access_history: bool) -> str:
-    """The history query for a validated ``DB.SCHEMA`` (the only text spliced into SQL)."""
+def query_sql(account_usage: str, *, access_history: bool, users: int = 0) -> str:
+    """The history query for a validated ``DB.SCHEMA`` (the only text spliced into SQL) and
+    `users` --hex-user names, each a bound `?` (names compare case-insensitively, as
+    Snowflake's unquoted user names and login names do)."""
     template = QUERIES_WITH_ACCESS_SQL if access_history else QUERIES_SQL
-    return template.replace("{au}", check_account_usage(account_usage))
+    marks = ", ".join(["UPPER(?)"] * users)
+    only = f"\n    AND UPPER(user_name) IN ({marks})" if users else ""
+    return template.replace("{au}", check_account_usage(account_usage)).replace("{users}", only)
 
 
 def check_account_usage(value: str) -> str:
@@ -284,8 +294,10 @@ class SnowflakeSource:
         access_history: bool | None = None,
         progress: Progress | None = None,
         secrets: Secrets | None = None,
+        users: Sequence[str] = (),
     ) -> None:
         self._conn = conn
+        self._users = _named_users(users)
         self._au = check_account_usage(account_usage)
         self._access = access_history
         self._progress = progress
@@ -293,7 +305,10 @@ class SnowflakeSource:
         self._probed: bool | None = None  # ACCESS_HISTORY readable, once known
 
     def __repr__(self) -> str:
-        return f"SnowflakeSource(account_usage={self._au!r}, access_history={self._access!r})"
+        return (
+            f"SnowflakeSource(account_usage={self._au!r}, access_history={self._access!r}, "
+            f"users={self._users!r})"
+        )
 
     @classmethod
     def from_settings(
@@ -333,6 +348,7 @@ class SnowflakeSource:
             access_history=settings.access_history,
             progress=progress,
             secrets=secrets,
+            users=settings.hex_user,
         )
 
     def queries(self, days: int) -> Iterator[HexQuery]:
@@ -345,8 +361,9 @@ class SnowflakeSource:
         else:
             note = None  # said already
         use_access = self._probed
-        sql = query_sql(self._au, access_history=use_access)
-        params: tuple[Any, ...] = (days, HEX_PATTERN) + ((days, days) if use_access else ())
+        sql = query_sql(self._au, access_history=use_access, users=len(self._users))
+        params: tuple[Any, ...] = (days, HEX_PATTERN, *self._users)
+        params += (days, days) if use_access else ()
         cursor = self._conn.cursor()
         try:
             self._execute(cursor, sql, params, f"{self._au}.QUERY_HISTORY")
@@ -427,8 +444,14 @@ class SnowflakeSource:
             raise _translate(err, self._secrets, what) from _chain(err, self._secrets)
 
 
+def _named_users(users: Sequence[str]) -> tuple[str, ...]:
+    if AUTO_USER in users:  # the CLI asks Hex first; a caller that did not has a bug
+        raise ConfigError("--hex-user auto: resolve it from the Hex API before reading history")
+    return tuple(users)
+
+
 def _record(row: tuple[Any, ...]) -> HexQuery:
-    project_id, database, schema, text, run_count, last_seen, *rest = row
+    project_id, database, schema, text, run_count, last_seen, user, *rest = row
     tables, columns = (_array(v) for v in (*rest, None, None)[:2])
     return HexQuery(
         project_id=str(project_id),
@@ -439,6 +462,7 @@ def _record(row: tuple[Any, ...]) -> HexQuery:
         last_seen=_iso(last_seen),
         tables=tuple(sorted({str(t) for t in tables if t})),
         columns=tuple(sorted({str(c) for c in columns if c})),
+        warehouse_user=str(user) if user else None,
     )
 
 

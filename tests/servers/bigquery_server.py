@@ -10,7 +10,7 @@ It speaks exactly the calls ``client.query(sql, job_config=..., location=...)`` 
 and, unlike a canned stub, it *runs* the SQL it receives: the query is parsed with sqlglot's
 BigQuery dialect, ``` `p`.`region-r`.INFORMATION_SCHEMA.JOBS_BY_PROJECT ``` is pointed at an
 in-memory DuckDB table holding that (project, region)'s job history, ``@params`` become the
-request's queryParameters, ``CURRENT_TIMESTAMP()`` becomes the server's clock, and the result
+request's queryParameters (scalars and ARRAYs, so ``x IN UNNEST(@names)`` really filters), ``CURRENT_TIMESTAMP()`` becomes the server's clock, and the result
 is served in the REST "f/v" encoding (TIMESTAMP as integer microseconds, RECORD and REPEATED
 cells nested). So a wrong column name, a filter that lets failed jobs through or a missing
 parameter shows up as a wrong answer or a 400, as it would against BigQuery. DuckDB is a
@@ -423,7 +423,16 @@ def _load(con: duckdb.DuckDBPyConnection, history: Sequence[Job]) -> None:
 
 
 def _literal(param: Mapping[str, Any]) -> exp.Expression:
+    """A REST queryParameter as a SQL literal: scalars, and ARRAY<scalar> (--hex-user)."""
     kind = param.get("parameterType", {}).get("type", "STRING")
+    if kind == "ARRAY":
+        inner = {"type": param["parameterType"].get("arrayType", {}).get("type", "STRING")}
+        items = param.get("parameterValue", {}).get("arrayValues") or []
+        return exp.Array(
+            expressions=[
+                _literal({"parameterType": inner, "parameterValue": item}) for item in items
+            ]
+        )
     value = param.get("parameterValue", {}).get("value")
     if value is None:
         return exp.Null()

@@ -23,6 +23,7 @@ class Run(NamedTuple):
     columns: Sequence[tuple[str, str]] = ()  # base_objects_accessed (table name, column)
     tail: str = ""  # text after the comment: more SQL makes it not Hex's (issue 17)
     sep: str = "\n"  # between the SQL and the comment
+    user: str = "HEX_SERVICE"  # USER_NAME: Hex's data connection logs in as HEX_SERVICE
 
 
 def hex_text(
@@ -67,7 +68,7 @@ def create_history(
     cur.execute(
         f"create or replace table {account_usage}.QUERY_HISTORY (QUERY_ID varchar, "
         "QUERY_TEXT varchar, QUERY_HASH varchar, DATABASE_NAME varchar, SCHEMA_NAME varchar, "
-        "EXECUTION_STATUS varchar, START_TIME timestamp_ltz)"
+        "EXECUTION_STATUS varchar, START_TIME timestamp_ltz, USER_NAME varchar)"
     )
     rows = []
     access = []
@@ -82,6 +83,7 @@ def create_history(
                 run.schema,
                 run.status,
                 int(run.hours_ago * 60),
+                run.user,
             )
         )
         if (run.objects or run.columns) and run.status == "SUCCESS":
@@ -98,7 +100,7 @@ def create_history(
             access.append((qid, int(run.hours_ago * 60), json.dumps(objects), json.dumps(base)))
     cur.executemany(
         f"insert into {account_usage}.QUERY_HISTORY select ?, ?, ?, ?, ?, ?, "
-        "dateadd(minute, -?, current_timestamp())",
+        "dateadd(minute, -?, current_timestamp()), ?",
         rows,
     )
     if access_history:

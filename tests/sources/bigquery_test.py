@@ -29,6 +29,7 @@ from tests.snapshot_lines import snapshot_doc
 
 PROJECT_A = "4e500000-0000-0000-0000-00000000000a"
 PROJECT_B = "4e500000-0000-0000-0000-00000000000b"
+SA = "hex@my-proj.iam.gserviceaccount.com"  # the Job default: Hex's connection's account
 
 
 def hex_sql(sql: str, project_id: str, context: str = "SCHEDULED_RUN", trace_id: str = "") -> str:
@@ -103,6 +104,8 @@ def test_sql_parses_as_bigquery_and_reads_the_regional_jobs_view() -> None:
     views = [t for t in tree.find_all(exp.Table) if t.name.endswith("JOBS_BY_PROJECT")]
     assert [(t.catalog, t.db) for t in views] == [("example.com:my-proj", "region-europe-west2")]
     assert [p.name for p in tree.find_all(exp.Parameter)] == ["days"]
+    tree = sqlglot.parse_one(bq.jobs_sql("my-proj", "us", users=True), read="bigquery")
+    assert sorted(p.name for p in tree.find_all(exp.Parameter)) == ["days", "hex_users"]
 
 
 @pytest.mark.parametrize(
@@ -198,8 +201,9 @@ def test_history_is_filtered_grouped_and_aggregated_in_sql(serve: Any) -> None:
             ago(hours=1).isoformat(),
             (),
             ("`my-proj`.`Dbt_Marts`.`Orders`",),
+            warehouse_user=SA,
         ),
-        HexQuery(PROJECT_B, script, "my-proj", None, 1, ago(days=2).isoformat(), (), ()),
+        HexQuery(PROJECT_B, script, "my-proj", None, 1, ago(days=2).isoformat(), warehouse_user=SA),
     ]
     [insert] = server.inserts()
     assert insert.location == "US"
@@ -240,6 +244,41 @@ def test_only_a_comment_on_the_last_line_is_fetched(serve: Any) -> None:
         ]
     )
     assert all(q.run_count == 1 for q in got)
+
+
+def test_hex_user_is_an_array_parameter_the_server_really_filters_on(serve: Any) -> None:
+    """Issue 17, class 6: only the users Hex's connections log in as, emails compared in
+    lower case; every record names its user (so report can count them)."""
+    sa = "hex@my-proj.iam.gserviceaccount.com"
+    q = hex_sql("SELECT * FROM Dbt_Marts.Orders", PROJECT_A)
+    jobs = [
+        Job(q, ago(days=1), ORDERS, user_email=sa),
+        Job(q, ago(days=2), ORDERS, user_email=sa),
+        Job(q, ago(days=1), (("my-proj", "Dbt_Marts", "Secret"),), user_email="eve@acme.com"),
+        Job(hex_sql("SELECT 1", PROJECT_B), ago(days=1), user_email="HEX-EU@my-proj.iam.x"),
+    ]
+    server, factory = serve({("my-proj", "us"): jobs})
+    everyone = read(factory, bigquery_project=("my-proj",))
+    assert sorted((q.project_id, q.warehouse_user, q.run_count) for q in everyone) == [
+        (PROJECT_A, "eve@acme.com", 1),
+        (PROJECT_A, sa, 2),
+        (PROJECT_B, "HEX-EU@my-proj.iam.x", 1),
+    ]
+    users = (sa.upper(), "hex-eu@my-proj.iam.x")
+    only = read(factory, bigquery_project=("my-proj",), hex_user=users)
+    assert sorted((q.project_id, q.warehouse_user, q.run_count) for q in only) == [
+        (PROJECT_A, sa, 2),
+        (PROJECT_B, "HEX-EU@my-proj.iam.x", 1),
+    ]
+    assert only[0].fallback_tables == ("`my-proj`.`Dbt_Marts`.`Orders`",)
+    insert = server.inserts()[-1]
+    assert insert.query == bq.jobs_sql("my-proj", "us", users=True)
+    assert insert.parameters is not None and insert.parameters[1] == {
+        "name": "hex_users",
+        "parameterType": {"type": "ARRAY", "arrayType": {"type": "STRING"}},
+        "parameterValue": {"arrayValues": [{"value": sa}, {"value": "hex-eu@my-proj.iam.x"}]},
+    }
+    assert read(factory, bigquery_project=("my-proj",), hex_user=("nobody@x",)) == []
 
 
 def test_days_is_a_parameter_that_widens_the_window(serve: Any) -> None:
@@ -609,3 +648,38 @@ def test_cli_permission_error_exits_3_and_writes_nothing(
     errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
     assert len(errors) == 2 and all("bigquery.jobs.listAll" in line for line in errors)
     assert not (dbt_project / "models" / "hex_exposures.yml").exists() and not snap.exists()
+
+
+def test_cli_hex_user_auto_without_a_user_from_hex_counts_every_user(
+    serve: Any, dbt_project: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """Hex documents no user for BigQuery connections: auto says so in one line and keeps
+    every user (the default), while an explicit email still filters in SQL."""
+    from hex_exposures.cli import main
+    from tests.servers import hex_server
+
+    projects = [dict(p.raw) for p in _hex_projects()]
+    bq_conn = hex_server.make_connection("c-bq", "bigquery", "BigQuery prod", projectId="my-proj")
+    with hex_server.serve(
+        projects=projects, connections=[bq_conn], rate_limit=None, lifetime=20
+    ) as hex_api:
+        monkeypatch.setenv("HEX_URL", hex_api.url)
+        monkeypatch.setenv("HEX_API_TOKEN", hex_server.TOKEN)
+        server, _ = serve(_history())
+        monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", server.url)
+        args = ["report", "--project-dir", str(dbt_project), "--format", "json"]
+        capsys.readouterr()
+        assert main([*args, "--hex-user", "auto", "--no-queried-tables"]) == 0
+        out, err = capsys.readouterr()
+        assert [line for line in err.splitlines() if "--hex-user" in line] == [
+            "hex-exposures: --hex-user auto found no warehouse user: Hex names no user for its "
+            "1 bigquery data connection(s); counting every user"
+        ]
+        assert json.loads(out)["warehouse_users"] == [{"user": SA, "queries": 4, "runs": 5}]
+        assert all(len(i.parameters or ()) == 1 for i in server.inserts())  # no filter
+        assert main([*args, "--hex-user", "eve@acme.com", "--no-queried-tables"]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["warehouse_users"] == [] and doc["summary"]["queries"] == 0
+        assert server.inserts()[-1].parameters[1]["parameterValue"] == {  # type: ignore[index]
+            "arrayValues": [{"value": "eve@acme.com"}]
+        }

@@ -724,3 +724,55 @@ def test_a_corrupt_or_foreign_cache_is_an_empty_one(
         asked = [r.path for r in server.requests if r.path.endswith("queriedTables")]
     assert {q.project_id for q in records} == {P0, P3} and len(asked) > 2
     assert json.loads(path.read_text())["format"] == 1  # rewritten whole
+
+
+# --- --hex-user auto: who the data connections log in as (issue 17) -------------------------
+
+
+@pytest.mark.parametrize("list_details", [True, False])
+def test_connection_users_are_the_warehouse_connections_usernames(
+    clock: FakeClock, list_details: bool
+) -> None:
+    users = [
+        make_connection(SNOW_A, "snowflake", "prod", database="ANALYTICS", username="HEX_SVC"),
+        make_connection(SNOW_B, "snowflake", "raw", database="raw", username=" hex_raw "),
+        make_connection(BQ, "bigquery", "BigQuery", projectId="acme-prod"),
+        make_connection(PG, "postgres", "Postgres", database="app", username="pg_user"),
+    ]
+    with serve(
+        project_count=2, clock=clock, connections=users, list_details=list_details, lifetime=30
+    ) as server:
+        source = make_source(server, clock)
+        assert source.connection_users("snowflake") == (("HEX_SVC", "hex_raw"), None)
+        assert source.connection_users("bigquery") == (
+            (),
+            "Hex names no user for its 1 bigquery data connection(s)",
+        )
+    assert sum(r.path == "/api/v1/data-connections" for r in server.requests) == 1
+
+
+def test_connection_users_when_the_token_may_not_list_connections(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="hex_exposures")
+    with serve(
+        project_count=2,
+        clock=clock,
+        connections=CONNECTIONS,
+        queried=QUERIED,
+        forbidden=["data-connections"],
+        lifetime=30,
+    ) as server:
+        source = make_source(server, clock)
+        users, why = source.connection_users("snowflake")
+        assert users == () and why is not None
+        assert "refused the data connections (403" in why and "Data connections: read" in why
+        assert source.queried_tables(source.projects(), "snowflake") == []  # said once, here
+    assert sum(r.path == "/api/v1/data-connections" for r in server.requests) == 1
+    said = [r.getMessage() for r in caplog.records if "queriedTables" in r.getMessage()]
+    assert len(said) == 1
+    with serve(project_count=2, clock=clock, lifetime=30) as server:
+        assert make_source(server, clock).connection_users("snowflake") == (
+            (),
+            "Hex lists no snowflake data connection this token can see",
+        )

@@ -119,11 +119,13 @@ def fake_env(monkeypatch: pytest.MonkeyPatch, no_snowflake_env: None) -> str:
 # --- SQL and settings ---------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("users", [0, 2])
 @pytest.mark.parametrize("access", [False, True])
-def test_sql_parses_as_snowflake_and_binds_every_value(access: bool) -> None:
-    sql = sf.query_sql("SNOWFLAKE.ACCOUNT_USAGE", access_history=access)
+def test_sql_parses_as_snowflake_and_binds_every_value(access: bool, users: int) -> None:
+    sql = sf.query_sql("SNOWFLAKE.ACCOUNT_USAGE", access_history=access, users=users)
     tree = sqlglot.parse_one(sql, read="snowflake")
-    assert len(list(tree.find_all(exp.Placeholder))) == (4 if access else 2)
+    assert len(list(tree.find_all(exp.Placeholder))) == (4 if access else 2) + users
+    assert ("UPPER(user_name) IN" in sql) is bool(users)
     literals = {lit.this for lit in tree.find_all(exp.Literal)}
     assert not any("Hex query metadata%" in v or v == "14" for v in literals)
     tables = {(t.catalog, t.db, t.name) for t in tree.find_all(exp.Table)}
@@ -138,6 +140,7 @@ def test_sql_parses_as_snowflake_and_binds_every_value(access: bool) -> None:
         "hex_context",
         "database_name",
         "schema_name",
+        "user_name",  # so report can count queries per warehouse user
     }
 
 
@@ -308,6 +311,40 @@ def test_only_a_comment_on_the_last_line_is_fetched(fake: Any, fake_env: str, ac
     by_project = {q.project_id: q for q in queries}
     assert by_project[P_ORDERS].tables == (("ANALYTICS.MARTS.FCT_ORDERS",) if access else ())
     assert by_project[P_STAGING].query_text.endswith("}\n  \n\t")
+
+
+@pytest.mark.parametrize("access", [False, True])
+def test_hex_user_is_applied_in_sql_and_each_group_names_its_user(
+    fake: Any, fake_env: str, access: bool
+) -> None:
+    """Issue 17, class 6: anyone can write Hex's comment; --hex-user counts only the users
+    Hex's connections log in as, compared case-insensitively, in SQL."""
+    fct = [("Table", "ANALYTICS.MARTS.FCT_ORDERS")]
+    runs = [
+        Run(P_ORDERS, ORDERS_SQL, 2, objects=fct),
+        Run(P_ORDERS, ORDERS_SQL, 3, objects=fct),
+        Run(P_ORDERS, ORDERS_SQL, 4, user="JANE", objects=[*fct, ("Table", "X.Y.FORGED")]),
+        Run(P_TWIN, ORDERS_SQL, 5, user="HEX_EU"),
+        Run(P_STAGING, "select 1", 6, schema="STAGING", user="MALLORY"),
+    ]
+    create_history(fake, runs, access_history=access)
+    everyone = read()
+    assert sorted((q.project_id, q.warehouse_user, q.run_count) for q in everyone) == [
+        (P_ORDERS, "HEX_SERVICE", 2),
+        (P_ORDERS, "JANE", 1),
+        (P_TWIN, "HEX_EU", 1),
+        (P_STAGING, "MALLORY", 1),
+    ]
+    only = read(Settings(hex_user=("hex_service", "HEX_EU")))
+    assert sorted((q.project_id, q.warehouse_user, q.run_count) for q in only) == [
+        (P_ORDERS, "HEX_SERVICE", 2),
+        (P_TWIN, "HEX_EU", 1),
+    ]
+    if access:  # the other user's ACCESS_HISTORY objects stay out too
+        assert {t for q in only for t in q.tables} == {"ANALYTICS.MARTS.FCT_ORDERS"}
+    assert read(Settings(hex_user=("nobody",))) == []
+    with pytest.raises(ConfigError, match="--hex-user auto"):
+        read(Settings(hex_user=("auto",)))
 
 
 def test_latest_text_and_last_seen_win_within_a_group(fake: Any, fake_env: str) -> None:
@@ -665,3 +702,77 @@ def test_cli_snapshot_and_sync_against_snowflake(
     output.write_bytes(written)
     offline = ["check", "--project-dir", str(project), "--from-snapshot", str(snap)]
     assert main([*offline, "--hex-url", data["hex_url"]]) == 0
+
+
+# --- --hex-user on the command line (issue 17, class 6) -------------------------------------
+
+CONNECTION_ID = "9b0c1d2e-0000-4000-8000-00000000c001"
+
+
+def test_cli_hex_user_explicit_repeated_auto_and_from_a_snapshot(
+    fake: Any,
+    fake_env: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A forged comment (MALLORY's) adds dim_products to Orders unless --hex-user keeps to
+    the user Hex's connection logs in as; report lists both users so a team can choose."""
+    from hex_exposures.cli import main
+    from tests.servers.hex_server import TOKEN, make_connection, serve
+
+    forged = "select * from analytics.marts.dim_products"
+    create_history(fake, [*HISTORY, Run(P_ORDERS, forged, 1, user="MALLORY")])
+    project = tmp_path / "shop"
+    (project / "models").mkdir(parents=True)
+    (project / "target").mkdir()
+    (project / "dbt_project.yml").write_text("name: proj\nversion: '1.0'\nprofile: proj\n")
+    (project / "target" / "manifest.json").write_text(json.dumps(shop_manifest()))
+    monkeypatch.setenv("HEX_API_TOKEN", TOKEN)
+    conn = make_connection(CONNECTION_ID, "snowflake", "Snowflake prod", username="hex_service")
+    snap = tmp_path / "snap.jsonl"
+
+    errors: list[str] = []
+
+    def report(*args: str) -> dict[str, Any]:
+        capsys.readouterr()
+        assert main(["report", "--format", "json", *common, *args]) == 0
+        out, err = capsys.readouterr()
+        errors.append(err)
+        return dict(json.loads(out))
+
+    def orders(doc: dict[str, Any]) -> list[str]:
+        return next(p["depends_on"] for p in doc["projects"] if p["project_id"] == P_ORDERS)
+
+    def users(doc: dict[str, Any]) -> dict[str, int]:
+        return {u["user"]: u["runs"] for u in doc["warehouse_users"]}
+
+    with serve(projects=api_projects(), connections=[conn], rate_limit=None, lifetime=60) as hx:
+        common = ["--project-dir", str(project), "--hex-url", hx.url, "--no-queried-tables"]
+        everyone = report()
+        assert orders(everyone) == ["ref('dim_products')", "ref('fct_orders')"]
+        assert users(everyone) == {"HEX_SERVICE": 7, "MALLORY": 1}
+        assert not any("data-connections" in r.path for r in hx.requests)
+
+        hex_only = report("--hex-user", "hex_service")
+        assert orders(hex_only) == ["ref('fct_orders')"]
+        assert users(hex_only) == {"HEX_SERVICE": 7}
+        both = report("--hex-user", "HEX_SERVICE", "--hex-user", "mallory")
+        assert orders(both) == orders(everyone) and users(both) == users(everyone)
+
+        auto = report("--hex-user", "auto")
+        assert auto == hex_only
+        assert "hex-exposures: --hex-user auto: hex_service (Hex's data connections)" in errors[-1]
+        assert sum(r.path.endswith("/data-connections") for r in hx.requests) == 1
+
+        capsys.readouterr()
+        assert main(["snapshot", "-o", str(snap), *common, "--hex-user", "auto"]) == 0
+    doc = snapshot_doc(snap)
+    assert doc["hex_users"] == ["hex_service"]
+    assert {q["warehouse_user"] for q in doc["queries"]} == {"HEX_SERVICE"}
+
+    offline = ["--project-dir", str(project), "--from-snapshot", str(snap)]
+    common = offline
+    assert report("--hex-user", "auto") == hex_only
+    assert report() == hex_only  # the capture holds only Hex's user
+    assert report("--hex-user", "mallory")["warehouse_users"] == []
