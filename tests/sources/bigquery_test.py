@@ -683,3 +683,33 @@ def test_cli_hex_user_auto_without_a_user_from_hex_counts_every_user(
         assert server.inserts()[-1].parameters[1]["parameterValue"] == {  # type: ignore[index]
             "arrayValues": [{"value": "eve@acme.com"}]
         }
+
+
+def test_a_projects_temp_table_shadows_its_bare_reads_in_other_jobs(serve: Any) -> None:
+    """Issue 17: jobs read from the loopback JOBS view; a temp table one of a project's jobs
+    creates is what its other jobs' bare reads name; another project's bare read is the
+    model; `_SESSION.` names are never tables."""
+    from hex_exposures import pipeline
+
+    history = {
+        ("my-proj", "us"): [
+            Job(
+                hex_sql("CREATE TEMP TABLE Orders AS SELECT 1 AS order_id", PROJECT_A), ago(days=1)
+            ),
+            Job(hex_sql("SELECT * FROM Orders", PROJECT_A), ago(hours=5)),
+            Job(hex_sql("SELECT * FROM _SESSION.Payments", PROJECT_A), ago(hours=4)),
+            Job(hex_sql("SELECT * FROM Dbt_Marts.Refunds", PROJECT_A), ago(hours=3)),
+            Job(hex_sql("SELECT * FROM Orders", PROJECT_B), ago(hours=2)),
+        ],
+        ("raw-data-proj", "us"): [],
+    }
+    _, factory = serve(history)
+    queries = read(factory, bigquery_project=("my-proj", "raw-data-proj"))
+    result = pipeline.run(_manifest(), _hex_projects(), queries, settings=Settings())
+    assert {e.project_id: e.depends_on for e in result.exposures} == {
+        PROJECT_A: ("ref('refunds')",),
+        PROJECT_B: ("ref('orders')",),
+    }
+    report = {p.project_id: p for p in result.report.projects}
+    assert [s["temp_table"] for s in report[PROJECT_A].shadowed] == ["Orders"]
+    assert report[PROJECT_A].unmatched == ()

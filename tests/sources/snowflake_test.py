@@ -776,3 +776,43 @@ def test_cli_hex_user_explicit_repeated_auto_and_from_a_snapshot(
     assert report("--hex-user", "auto") == hex_only
     assert report() == hex_only  # the capture holds only Hex's user
     assert report("--hex-user", "mallory")["warehouse_users"] == []
+
+
+@pytest.mark.parametrize("access", [False, True])
+def test_a_projects_temp_table_shadows_its_later_reads_live_and_from_a_snapshot(
+    fake: Any, fake_env: str, access: bool, tmp_path: Path
+) -> None:
+    """Issue 17: rows read from QUERY_HISTORY (and ACCESS_HISTORY, which names the temp table
+    like any table) with a temp table made in one text and read in another: that project
+    loses the dependency, the other project reading the same name keeps it."""
+    from hex_exposures import pipeline
+    from hex_exposures.sources import snapshot
+
+    fct = [("Table", "ANALYTICS.MARTS.FCT_ORDERS")]
+    runs = [
+        Run(P_ORDERS, "create temporary table fct_orders as select 1 as order_id", 2),
+        Run(P_ORDERS, "select * from fct_orders", 1, objects=fct),
+        Run(P_ORDERS, "select * from analytics.marts.dim_products", 1),
+        Run(P_TWIN, "select * from fct_orders", 1, objects=fct),
+    ]
+    create_history(fake, runs, access_history=access)
+    settings = Settings(access_history=access or None, columns=False)
+    projects = [HexProject.from_api(p) for p in api_projects()]
+    live = read(settings)
+    path = tmp_path / "snap.jsonl"
+    path.write_text(
+        snapshot.dumps(
+            projects,
+            live,
+            warehouse="snowflake",
+            workspace="acme",
+            hex_url="https://app.hex.tech",
+            captured_at="2026-01-01T00:00:00Z",
+        )
+    )
+    for queries in (live, list(snapshot.load(str(path)).queries)):
+        result = pipeline.run(shop_manifest(), projects, queries, settings=settings)
+        deps = {e.project_id: e.depends_on for e in result.exposures}
+        assert deps == {P_ORDERS: ("ref('dim_products')",), P_TWIN: ("ref('fct_orders')",)}
+        orders = next(p for p in result.report.projects if p.project_id == P_ORDERS)
+        assert {s["table"] for s in orders.shadowed} == {"ANALYTICS.MARTS.FCT_ORDERS"}
