@@ -12,7 +12,6 @@ their bytes and comments. Inside `{...}`/`[...]` only the entry and one comma go
 
 from __future__ import annotations
 
-import copy
 import difflib
 import json
 from collections.abc import Mapping, Sequence
@@ -57,16 +56,11 @@ def exposure_edits(
     deleted: dict[int, set[str]] = {}  # map start -> keys removed
     touched: set[int] = set()  # maps that get a key
     parents: dict[int, tuple[Node, Entry | None]] = {}
-    via_alias: dict[int, tuple[Entry, Path, list[Op]]] = {}
     for op in ops:
         chain = _resolve(node, op.path)
         container = chain[-2].value if len(chain) >= 2 else node
         if len(chain) < len(op.path) and chain and chain[-1].value.alias:
-            alias = chain[-1]
-            via_alias.setdefault(alias.value.start, (alias, op.path[: len(chain)], []))[2].append(
-                op
-            )
-            continue
+            continue  # through an alias: `yaml_alias` writes it out before
         if op.value is ABSENT or op.value is DROP:
             if len(chain) == len(op.path):
                 out += _delete(ctx, container, chain[-1], dash if container is node else None)
@@ -89,11 +83,6 @@ def exposure_edits(
             out += _insert(ctx, holder, op.path[:depth], op.path[depth], rest, head)
         else:
             out += _replace(ctx, chain[-1], _nest(op.path[depth:], op.value), op.path[:depth])
-    for alias, at, alias_ops in via_alias.values():
-        value = copy.deepcopy(get(ctx.data, at))
-        for op in alias_ops:
-            _set_data(value, op.path[len(at) :], op.value)
-        out += _replace(ctx, alias, value, at)
     for start, keys in deleted.items():
         container, owner = parents[start]
         emptied = {e.key for e in container.entries} <= keys and start not in touched
@@ -118,23 +107,6 @@ def _resolve(node: Node, path: Path) -> list[Entry]:
 def _nest(path: Path, value: Any) -> Any:
     for key in reversed(path):
         value = {key: value}
-    return value
-
-
-def _set_data(tree: Any, path: Path, value: Any) -> None:
-    for key in path[:-1]:
-        tree = tree.setdefault(key, {})
-    if value is ABSENT or value is DROP:
-        tree.pop(path[-1], None)
-    else:
-        tree[path[-1]] = _unmoved(value)
-
-
-def _unmoved(value: Any) -> Any:
-    if isinstance(value, Moved):
-        return value.data
-    if isinstance(value, dict):
-        return {k: _unmoved(v) for k, v in value.items()}
     return value
 
 

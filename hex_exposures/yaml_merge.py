@@ -13,8 +13,10 @@ list of (start, end, new text) edits applied. Read top to bottom, `merge` does:
 4. edit: the changed values' spans, the lines of keys and items that come and go
    (`yaml_edit`), whole exposures removed or added (new ones in the file's own indentation,
    line ending and separator, sorted by name among the managed ones, which keep their order);
-5. anchors: an edit under an `&anchor` whose alias stays is copied to the alias in the same
-   exposure, and refused (the file's line and column) when the alias is in another one;
+5. anchors (`yaml_alias`): an alias an edit would go through, or that reads a value an edit
+   changes, is first written out in the same exposure (the anchored value's own bytes, in
+   the file's indentation), and the merge runs on that text; an anchor whose value must
+   change and that another exposure aliases is refused (the file's line and column);
 6. apply the edits and read the result back with PyYAML: every tool field must read as
    meant, every person's value as before; any difference raises instead of writing.
 
@@ -29,6 +31,7 @@ from typing import Any, NamedTuple
 
 from hex_exposures.errors import ExposuresFileError
 from hex_exposures.records import Exposure, MetaLayout
+from hex_exposures.yaml_alias import Site, reached, sites, uses_to_write_out, written_out
 from hex_exposures.yaml_edit import Edit, exposure_edits
 from hex_exposures.yaml_plan import (
     BASE,
@@ -49,10 +52,8 @@ from hex_exposures.yaml_plan import (
     unknown_keep,
 )
 from hex_exposures.yaml_read import Doc, Item
-from hex_exposures.yaml_read import line as line_of
 from hex_exposures.yaml_read import parse as _parse
 from hex_exposures.yaml_spans import (
-    Aliases,
     compose,
     find_aliases,
     line_after,
@@ -174,15 +175,28 @@ def merge(
     fresh = [e for e in exposures if e.project_id not in in_file]
     if not fresh and all(p is not None and not p for p in plans):
         return bom + doc.text
-    edits = _edits(doc, plans, wanted, layout, path)
-    if doc.items and all(p is None for p in plans) and not fresh:
-        edits.append(Edit(*_after_colon(doc, path), " []"))  # the list is left empty
-    edits += _additions(doc, plans, wanted, fresh, layout, path)
-    edits += _header_moves(doc, layout)
-    result = _apply(doc.text, edits, path)
+    work = doc
+    for _ in range(_ROUNDS):
+        edits, first = _edits(work, plans, path)
+        if not first:
+            break
+        try:  # aliases written out first (`yaml_alias`): the same data, other offsets
+            work = _parse(_apply(work.text, first, path), path)
+        except ExposuresFileError as exc:
+            raise _bug(path, str(exc)) from exc
+    else:
+        raise _bug(path, "aliases written out still reach the values to edit")
+    if work.items and all(p is None for p in plans) and not fresh:
+        edits.append(Edit(*_after_colon(work, path), " []"))  # the list is left empty
+    edits += _additions(work, plans, wanted, fresh, layout, path)
+    edits += _header_moves(work, layout)
+    result = _apply(work.text, edits, path)
     if result != doc.text:
         _verify(result, exposures, doc, layout, path)
     return bom + result
+
+
+_ROUNDS = 8  # an alias written out may hold aliases of values the tool changes too
 
 
 _TOOL_TOP = set(ORDER[""])
@@ -245,31 +259,42 @@ def _plans(doc: Doc, wanted: Mapping[str, Exposure], layout: MetaLayout) -> list
 # --- 3. locate and 4. edit -------------------------------------------------------------------
 
 
-def _edits(
-    doc: Doc,
-    plans: list[list[Op] | None],
-    wanted: Mapping[str, Exposure],
-    layout: MetaLayout,
-    path: str,
-) -> list[Edit]:
+def _edits(doc: Doc, plans: list[list[Op] | None], path: str) -> tuple[list[Edit], list[Edit]]:
+    """The edits of the exposures that change or go; or, when some alias must be written
+    out first, no edits and those that write the aliases out."""
     text = doc.text
     changed = [k for k, p in enumerate(plans) if p]
     gone = [k for k, p in enumerate(plans) if p is None]
     if not changed and not gone:
-        return []
+        return [], []
     root = compose(text)
     seq = next(v for k, v in root.value if getattr(k, "value", None) == "exposures")
     aliases = find_aliases(root, text)
     edits: list[Edit] = []
+    here: dict[tuple[int, int], Site] = {}
+    through: list[Site] = []
+    nodes: set[int] = set()
     for k in changed:
         item = doc.items[k]
         node = tree(seq.value[k], text, aliases, item.dash + 1)
-        found = exposure_edits(text, node, item.dash, item.data, plans[k] or [], doc.style)
-        edits += found
+        if aliases.uses:
+            in_item = sites(node, text)
+            here.update(in_item)
+            spans, touched = reached(node, plans[k] or [])
+            through += [in_item[s] for s in spans if s in in_item]
+            nodes |= touched
+        if not through:
+            edits += exposure_edits(text, node, item.dash, item.data, plans[k] or [], doc.style)
+    if through:
+        return [], written_out(text, through, aliases, doc.style)
     for k in gone:
         edits.append(_removal(doc, k))
-    edits += _anchored(doc, edits, aliases, path)
-    return edits
+    if aliases.uses:
+        ranges = [(line_start(text, i.dash), line_after(text, i.end)) for i in doc.items]
+        todo = uses_to_write_out(text, edits, nodes, aliases, here, ranges, path)
+        if todo:
+            return [], written_out(text, todo, aliases, doc.style)
+    return edits, []
 
 
 def _removal(doc: Doc, k: int) -> Edit:
@@ -303,47 +328,6 @@ def _after_colon(doc: Doc, path: str) -> tuple[int, int]:
             f"{path}: cannot edit the `exposures:` key; write it as a plain key"
         )
     return colon + 1, colon + 1
-
-
-_ANCHOR = re.compile(r"^((?:![^\s]*\s+)?)&[^\s,\[\]{}]+\s*")
-
-
-def _anchored(doc: Doc, edits: list[Edit], aliases: Aliases, path: str) -> list[Edit]:
-    """Aliases of values the edits change: copy the old text in place of an alias in the
-    same exposure; refuse when the alias is elsewhere."""
-    text = doc.text
-    out: list[Edit] = []
-    ranges = [(line_start(text, i.dash), line_after(text, i.end)) for i in doc.items]
-
-    def covered(span: tuple[int, int]) -> bool:
-        return any(e.start <= span[0] and span[1] <= e.end and e.end > e.start for e in edits)
-
-    def owner(pos: int) -> int | None:
-        return next((k for k, (s, t) in enumerate(ranges) if s <= pos < t), None)
-
-    for ident, (a_start, a_end) in aliases.anchored.items():
-        touched = any(
-            (e.start < a_end and e.end > a_start)
-            or (e.start == e.end and a_start < e.start < a_end)
-            for e in edits
-        )
-        if not touched:
-            continue
-        source = text[a_start:a_end]
-        for use in aliases.uses.get(ident, []):
-            if covered(use):
-                continue
-            if owner(use[0]) == owner(a_start) and "\n" not in source:
-                out.append(Edit(use[0], use[1], _ANCHOR.sub(r"\1", source, count=1)))
-                continue
-            line = line_of(text, a_start)
-            column = a_start - line_start(text, a_start) + 1
-            raise ExposuresFileError(
-                f"{path}: line {line}, column {column}: this anchor is used by an alias on line "
-                f"{line_of(text, use[0])}, and the tool must change the value it marks; write the "
-                "value out in place of the alias"
-            )
-    return out
 
 
 def _additions(

@@ -54,6 +54,8 @@ class Node(NamedTuple):
 class Aliases(NamedTuple):
     anchored: dict[int, tuple[int, int]]  # node id -> span of the anchored node
     uses: dict[int, list[tuple[int, int]]]  # node id -> spans of its `*alias` texts
+    nodes: dict[int, Any]  # node id -> the composed node
+    holders: dict[int, int]  # node id -> column of its key, or of its list's dashes
 
 
 def compose(text: str) -> Any:
@@ -132,6 +134,9 @@ def tree(node: Any, text: str, aliases: Aliases, after: int, flow: bool = False)
     start = int(node.start_mark.index)
     column = int(node.start_mark.column)
     end = content_end(node, text)
+    if text[start : start + 1] in ("&", "!") and not isinstance(node, yaml.ScalarNode):
+        start = _below_properties(text, start, node)
+        column = _column(text, start)
     if isinstance(node, yaml.ScalarNode):
         return Node("scalar", start, end, column, flow, False, node.style, (), (), False, ident)
     inner = flow or bool(node.flow_style)
@@ -158,6 +163,21 @@ def tree(node: Any, text: str, aliases: Aliases, after: int, flow: bool = False)
     )  # fmt: skip
 
 
+def _below_properties(text: str, start: int, node: Any) -> int:
+    """A block collection's first key or dash, below its `&anchor`/`!tag` (where the
+    composer's mark is)."""
+    if node.flow_style or not node.value:
+        return start
+    pos = line_after(text, start)
+    while pos < len(text):
+        nxt = line_after(text, pos)
+        stripped = text[pos:nxt].lstrip(" \t")
+        if stripped.strip() and not stripped.startswith("#"):
+            return nxt - len(stripped)
+        pos = nxt
+    return start
+
+
 def _column(text: str, pos: int) -> int:
     return pos - (text.rfind("\n", 0, pos) + 1)
 
@@ -167,35 +187,39 @@ def find_aliases(root: Any, text: str) -> Aliases:
     first occurrence of a node is its anchor, any later one an alias)."""
     anchored: dict[int, tuple[int, int]] = {}
     uses: dict[int, list[tuple[int, int]]] = {}
+    nodes: dict[int, Any] = {}
+    holders: dict[int, int] = {}
     if root is None or "*" not in text:
-        return Aliases(anchored, uses)
-    seen: set[int] = set()
+        return Aliases(anchored, uses, nodes, holders)
+    seen: dict[int, int] = {}  # node id -> its holder's column
 
-    def walk(node: Any, after: int) -> int:
+    def walk(node: Any, after: int, holder: int) -> int:
         if id(node) in seen:
             span = alias_at(text, after)
             if span is not None:
                 anchored.setdefault(id(node), (node.start_mark.index, content_end(node, text)))
                 uses.setdefault(id(node), []).append(span)
+                nodes[id(node)] = node
+                holders[id(node)] = seen[id(node)]
                 return span[1]
             return after
-        seen.add(id(node))
+        seen[id(node)] = holder
         if isinstance(node, yaml.SequenceNode):
             prev = node.start_mark.index
             for child in node.value:
-                prev = walk(child, prev)
+                prev = walk(child, prev, node.start_mark.column)
         elif isinstance(node, yaml.MappingNode):
             for k, v in node.value:
-                walk(k, k.start_mark.index)
-                walk(v, text.find(":", k.end_mark.index) + 1)
+                walk(k, k.start_mark.index, node.start_mark.column)
+                walk(v, text.find(":", k.end_mark.index) + 1, k.start_mark.column)
         return (
             int(node.end_mark.index)
             if isinstance(node, yaml.ScalarNode)
             else content_end(node, text)
         )
 
-    walk(root, 0)
-    return Aliases(anchored, uses)
+    walk(root, 0, 0)
+    return Aliases(anchored, uses, nodes, holders)
 
 
 def style(seq: Any, key_column: int, text: str, nl: str) -> Style:

@@ -192,12 +192,15 @@ def _has_lines(value: Any) -> bool:
 
 
 def shifted(lines: Lines, column: int) -> list[str]:
-    """`lines.body` moved from `lines.column` to `column`: each line gains or loses the same
-    number of leading spaces (a block scalar's indentation is relative, so it still holds);
-    blank lines stay blank."""
-    delta = column - lines.column
+    """`lines.body` moved from `lines.column` to `column` (see `shift`)."""
+    return shift(lines.body, column - lines.column)
+
+
+def shift(lines: Sequence[str], delta: int) -> list[str]:
+    """Each line gains or loses the same number of leading spaces (a block scalar's
+    indentation is relative, so it still holds); blank lines stay as they are."""
     out = []
-    for line in lines.body:
+    for line in lines:
         if not line.strip():
             out.append(line)
         elif delta >= 0:

@@ -14,7 +14,8 @@ exposures. For each pair:
   deletes, inside flow collections, after `- `) is in the output verbatim and in order, in
   4-space, indentless and CRLF files; new exposures follow the file's list indentation;
 - PyYAML (libyaml's loader, dbt's reader) reads each managed field as intended, a pinned
-  field as it was, a person's extra key as it was;
+  field as it was, a person's extra key as it was (an alias of an owner the tool edits, and
+  an owner edited through an alias of a mapping outside the list, included);
 - merging the result again changes no byte.
 
 `ExposuresFileError` is allowed as a "refuse" outcome when its message is one line naming
@@ -295,6 +296,7 @@ CLASSES = (
     "tab before a comment",
     "dash with a comment",
     "anchor and alias in one exposure",
+    "alias of a mapping the tool edits",
     "4-space indent",
     "indentless list",
     "crlf",
@@ -314,6 +316,7 @@ def _managed_lines(
     d: int,
     u: int,
     flags: set[str],
+    shared: bool = False,
 ) -> tuple[list[tuple[str, bool]], Managed]:
     """One managed exposure in block style, its keys in any order, stale or current values.
 
@@ -364,13 +367,20 @@ def _managed_lines(
         )
     owner_name = _scalar_text(draw, want.owner_name if want and want.owner_name else None)
     email = dq(draw(st.sampled_from(EMAILS)))
-    if draw(st.booleans()):
+    owner_anchor = ""
+    if shared and draw(st.booleans()):
+        # The tool edits through an alias of a mapping outside the list: it is written out.
+        entries.append([("owner: *shared_owner", T)])
+        flags.add("alias of a mapping the tool edits")
+    elif draw(st.booleans()):
         pair = [(f"{s}name: {owner_name}", T), (f"{s}email: {email}", T)]
         if draw(st.booleans()):
             # The first key may be deleted (no email from Hex): the comment under it stays.
             pair = [pair[1], full_comment(s), pair[0]]
             flags.add("comment under a deleted first key")
-        owner = [("owner:", T), *pair]
+        if draw(st.booleans()):
+            owner_anchor = f"o{pid[:8]}"  # aliased below, on the exposure's last line
+        owner = [(f"owner:{' &' + owner_anchor if owner_anchor else ''}", T), *pair]
         if draw(st.booleans()):
             owner.append((f"{s}slack: '#chan'{eol()}", P))
             extras.append(("owner", "slack"))
@@ -382,7 +392,9 @@ def _managed_lines(
         lead = "" if d == 0 and draw(st.booleans()) else s
         if not lead:
             flags.add("indentless list")
-        block: list[tuple[str, bool]] = [("depends_on:", T)]
+        # An anchor nothing aliases: the list's items are still edited at their own column.
+        dep_anchor = f" &d{pid[:8]}" if draw(st.integers(0, 3)) == 0 else ""
+        block: list[tuple[str, bool]] = [(f"depends_on:{dep_anchor}", T)]
         for k, dep in enumerate(deps):
             if k and draw(st.booleans()):
                 block.append(full_comment(lead))
@@ -456,6 +468,10 @@ def _managed_lines(
         lines.append((i + f"person_alias: *{anchor}", P))  # an alias on the exposure's last line
         extras.append(("person_alias",))
         flags.add("anchor and alias in one exposure")
+    if owner_anchor:
+        lines.append((i + f"owner_copy: *{owner_anchor}", T))  # written out when owner changes
+        extras.append(("owner_copy",))
+        flags.add("alias of a mapping the tool edits")
     return lines, Managed(pid, name, keep, tuple(extras), tuple(must))
 
 
@@ -518,6 +534,13 @@ def cases(draw: Any) -> Case:
     by_pid = {e.project_id: e for e in wanted}
 
     head_lines = [w.comment() for _ in range(draw(st.integers(0, 2)))]
+    shared = draw(st.booleans())
+    if shared:
+        head_lines += [
+            "x-owner: &shared_owner",
+            f"  name: {dq('Jane')}   # shared",
+            "  slack: '#x'",
+        ]
     if draw(st.booleans()):
         head_lines.append("version: 2" + w.maybe_eol(draw(st.booleans())))
     models = [
@@ -532,7 +555,7 @@ def cases(draw: Any) -> Case:
     items: list[tuple[str, list[tuple[str, bool]], bool]] = []  # (kind, lines, stays)
     managed: list[Managed] = []
     for p in file_pids:
-        lines, m = _managed_lines(draw, w, p, names[p], by_pid.get(p), d, u, flags)
+        lines, m = _managed_lines(draw, w, p, names[p], by_pid.get(p), d, u, flags, shared)
         items.append(("managed", lines, p in kept_pids))
         managed.append(m)
     for k in range(n_hand):

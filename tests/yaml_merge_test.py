@@ -899,6 +899,101 @@ def test_an_anchor_another_exposure_aliases_is_refused_at_its_own_line() -> None
     assert out.endswith("    description: *d\n") and "label: L\n" in out
 
 
+def test_an_alias_the_tool_must_edit_through_is_written_out_in_block_style() -> None:
+    """`owner: *jane` and Hex has another email: the anchored mapping's own bytes (comment
+    included) take the alias's place in the file's indentation, then the email changes."""
+    text = BASE.replace(
+        "version: 2\n",
+        "version: 2\nx-owner: &jane\n  name: Jane Doe   # the lead\n  email: jane@acme.com\n",
+    ).replace(
+        "    owner:\n      name: Jane Doe\n      email: jane@acme.com\n",
+        "    owner: *jane   # shared\n",
+    )
+    out = merge(text, [exposure(depends_on=THREE, owner_email="j@x.io")], path=PATH)
+    assert changed_lines(text, out) == [
+        "-    owner: *jane   # shared",
+        "+    owner:   # shared",
+        "+      name: Jane Doe   # the lead",
+        "+      email: j@x.io",
+    ]
+    assert yaml.safe_load(out)["x-owner"] == {"name": "Jane Doe", "email": "jane@acme.com"}
+    assert merge(out, [exposure(depends_on=THREE, owner_email="j@x.io")], path=PATH) == out
+
+
+@pytest.mark.parametrize(
+    ("alias", "written"),
+    [
+        (
+            "        copy: *o\n",
+            "        copy:\n          name: Jane Doe\n          email: jane@acme.com\n",
+        ),
+        (
+            "        copies:\n          - *o   # first\n",
+            "        copies:\n          - name: Jane Doe   # first\n            email: jane@acme.com\n",
+        ),
+        ("        copies: [*o]\n", "        copies: [{name: Jane Doe, email: jane@acme.com}]\n"),
+    ],
+)
+def test_an_alias_of_a_block_mapping_the_tool_edits_keeps_the_old_value(
+    alias: str, written: str
+) -> None:
+    text = BASE.replace("    owner:\n", "    owner: &o\n").replace(
+        "      meta:\n", "      meta:\n" + alias
+    )
+    out = merge(text, [exposure(depends_on=THREE, owner_email="j@x.io")], path=PATH)
+    assert written in out
+    data = managed_data(out)["hex_weekly_revenue"]
+    assert data["owner"]["email"] == "j@x.io"
+    copied = data["config"]["meta"].get("copy") or data["config"]["meta"]["copies"][0]
+    assert copied == {"name": "Jane Doe", "email": "jane@acme.com"}
+
+
+def test_an_alias_of_a_multi_line_description_keeps_its_literal_block() -> None:
+    text = BASE.replace(
+        "    description: Revenue by week.\n",
+        "    description: &d |\n      Revenue\n      by week.\n",
+    ).replace("      meta:\n", "      meta:\n        summary: *d   # the same\n")
+    out = merge(text, [exposure(depends_on=THREE, description="Other")], path=PATH)
+    assert "        summary: |   # the same\n          Revenue\n          by week.\n" in out
+    data = managed_data(out)["hex_weekly_revenue"]
+    assert data["description"] == "Other"
+    assert data["config"]["meta"]["summary"] == "Revenue\nby week.\n"
+
+
+def test_an_alias_in_a_managed_exposure_of_a_hand_written_anchor_is_written_out() -> None:
+    hand = "  - name: mine\n    type: ml\n    owner: &mine\n      name: Jane Doe\n      email: jane@acme.com\n"
+    text = BASE.replace("exposures:\n", "exposures:\n" + hand).replace(
+        "    owner:\n      name: Jane Doe\n      email: jane@acme.com\n    depends_on",
+        "    owner: *mine\n    depends_on",
+    )
+    out = merge(text, [exposure(depends_on=THREE, owner_email="j@x.io")], path=PATH)
+    assert hand in out  # the hand-written exposure keeps its bytes, anchor included
+    assert managed_data(out)["hex_weekly_revenue"]["owner"]["email"] == "j@x.io"
+    with pytest.raises(ExposuresFileError, match=r"line 15, column 12: this anchor"):
+        merge(
+            BASE.replace("    owner:\n", "    owner: &o\n")
+            + "  - name: mine\n    type: ml\n    owner: *o\n",
+            [exposure(depends_on=THREE, owner_email="j@x.io")],
+            path=PATH,
+        )
+
+
+def test_keys_and_items_of_an_anchored_block_collection_are_edited_at_its_indentation() -> None:
+    """Found by the property test: the composer marks an anchored block collection at its
+    `&anchor`, so an `email` added under `owner: &o` went to the anchor's column, and
+    removing the first item of `depends_on: &d` took the key's line."""
+    text = (
+        BASE.replace("    owner:\n", "    owner: &o\n")
+        .replace("      email: jane@acme.com\n", "")
+        .replace("    depends_on:\n", "    depends_on: &d   # ours\n")
+    )
+    out = merge(text, [exposure(depends_on=THREE[1:])], path=PATH)
+    assert changed_lines(text, out) == ["+      email: jane@acme.com", "-      - ref('a')"]
+    data = managed_data(out)["hex_weekly_revenue"]
+    assert data["owner"] == {"name": "Jane Doe", "email": "jane@acme.com"}
+    assert data["depends_on"] == list(THREE[1:])
+
+
 FOUR_SPACES = """\
 version: 2
 exposures:
