@@ -386,6 +386,7 @@ def stage_rows(data: Loaded, label: str, *, serial: bool) -> list[Row]:
                 warehouse=wh,
                 cache=cache,
                 extractor=phases.extractor(parallel.parallel_extractor),
+                column_extractor=parallel.parallel_columns,
             )
             phases.enter("parse cache save")
             cache.save()

@@ -71,8 +71,9 @@ def main() -> int:
     ap.add_argument("--warehouse", default="snowflake", choices=("snowflake", "bigquery"))
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--no-floor", action="store_true", help="CLI runs only (a busy machine)")
+    ap.add_argument("--factor", type=float, default=1, help="corpus size (benchmarks.run's)")
     a = ap.parse_args()
-    folder = os.path.join(OUT, f"{a.warehouse}-1")
+    folder = os.path.join(OUT, f"{a.warehouse}-{a.factor:g}")
     v1 = os.path.join(folder, "hex_snapshot.json")
     v2 = os.path.join(folder, "hex_snapshot.v2.jsonl")
     if not os.path.exists(v2):
@@ -92,7 +93,7 @@ def main() -> int:
             )
         del snap
     print(
-        f"# {a.warehouse} 1x: v1 {os.path.getsize(v1) / 1e6:.0f} MB, v2 {os.path.getsize(v2) / 1e6:.0f} MB"
+        f"# {a.warehouse} {a.factor:g}x: v1 {os.path.getsize(v1) / 1e6:.0f} MB, v2 {os.path.getsize(v2) / 1e6:.0f} MB"
     )
     texts = [] if a.no_floor else distinct_texts(v2)
     cache_dir = os.path.join(folder, "target", "hex_exposures_parse_cache")

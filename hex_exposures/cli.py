@@ -390,14 +390,21 @@ def _load_manifest(settings: Settings) -> tuple[Mapping[str, Any], str, str]:
                 target_path=target,
                 without=output,
             )
-    elif os.path.isfile(manifest_path):
+    else:
+        _warn_if_stale(settings, manifest_path, output, dbt)
+    return files.read_manifest(manifest_path), manifest_path, output
+
+
+def _warn_if_stale(
+    settings: Settings, manifest_path: str, output: str, dbt: files.ProjectPaths
+) -> None:
+    if os.path.isfile(manifest_path):
         newest = files.newest_source_mtime(settings.project_dir, dbt.model_paths, ignore=output)
         if newest > os.stat(manifest_path).st_mtime:
             log.warning(
                 "%s is older than the project's models; pass --parse to rebuild it first",
                 os.path.relpath(manifest_path),
             )
-    return files.read_manifest(manifest_path), manifest_path, output
 
 
 def _names_our_exposure(error: str, output: str) -> bool:
@@ -532,39 +539,111 @@ def _live(
     return projects, queries, warehouse, workspace, users
 
 
-def compute(settings: Settings) -> tuple[Inputs, files.Existing, pipeline.RunResult]:
-    from .parallel import parallel_extractor
+def compute(
+    settings: Settings, *, writes: bool = False
+) -> tuple[Inputs, files.Existing, pipeline.RunResult]:
+    """Run the pipeline on the inputs `settings` name.
+
+    A `--from-snapshot` run whose inputs are byte for byte the last run's gets the last
+    answer without reading them (last_run.py); then `Inputs` holds the paths only (no
+    manifest, projects or queries). `writes`: the command writes the file it computes
+    (sync), so the answer against that file is worked out too, for the next run.
+    """
+    from .parallel import parallel_columns, parallel_extractor
     from .parse_cache import DIRNAME, ParseCache
 
+    target = files.read_dbt_project(settings.project_dir).target_path
+    folder = os.path.join(settings.project_dir, target, DIRNAME)
+    last = _last_run(settings, folder)
+    if last is not None and last.hit is not None:
+        return last.inputs, last.existing, last.hit
     inputs = gather(settings)
     # The inputs live until the process ends: keep the collector from rescanning them.
     gc.freeze()
-    existing = files.read_existing(inputs.output)
+    existing = last.existing if last is not None else files.read_existing(inputs.output)
     # Parses persist under <target-path>/ (safe to delete); large batches use every core.
-    target = files.read_dbt_project(settings.project_dir).target_path
     cache = ParseCache.for_project(settings.project_dir, target)
     # What the exposures file said when last written: an unchanged file is not parsed again.
-    memo = files.JsonMemo(os.path.join(settings.project_dir, target, DIRNAME, "run_memo.json"))
-    result = pipeline.run(
+    memo = files.JsonMemo(os.path.join(folder, "run_memo.json"))
+    prepared = pipeline.prepare(
         inputs.manifest,
         inputs.projects,
         inputs.queries,
         settings=settings._replace(hex_url=inputs.hex_url),
-        existing=existing.text,
-        output_path=inputs.output_display,
         cache=cache,
         workspace=inputs.workspace,
         warehouse=inputs.warehouse,
         extractor=parallel_extractor,
+        column_extractor=parallel_columns,
         restricted_packages=files.restricted_packages(settings.project_dir),
         catalog=_catalog(os.path.join(os.path.dirname(inputs.manifest_path), "catalog.json"))
         if settings.columns and inputs.manifest_path
         else None,
-        memo=memo.data,
     )
     cache.save()
+    result = pipeline.conclude(
+        prepared, existing=existing.text, output_path=inputs.output_display, memo=memo.data
+    )
+    if last is not None:
+        if result.text == existing.text:
+            last.memo.remember(last.key, last.seen, result.text, result)
+        elif writes:
+            # What the next run will find: the file this run writes (same inputs otherwise).
+            again = pipeline.conclude(
+                prepared, existing=result.text, output_path=inputs.output_display, memo=memo.data
+            )
+            if again.text == result.text:
+                last.memo.remember(last.key, last.seen, result.text, again)
     memo.save()
     return inputs, existing, result
+
+
+class _Last(NamedTuple):
+    memo: Any  # last_run.LastRun
+    key: str
+    seen: Mapping[str, Any]  # path -> last_run.Seen
+    existing: files.Existing
+    hit: pipeline.RunResult | None
+    inputs: Inputs
+
+
+def _last_run(settings: Settings, folder: str) -> _Last | None:
+    """The last-run memo for a run from a snapshot (not with --parse: dbt rewrites inputs)."""
+    if not settings.from_snapshot or settings.parse:
+        return None
+    from . import last_run
+
+    manifest_path, output, dbt = _paths(settings)
+    catalog = os.path.join(os.path.dirname(manifest_path), "catalog.json")
+    memo = last_run.LastRun(os.path.join(folder, last_run.FILENAME))
+    seen = memo.seen(
+        [settings.from_snapshot, manifest_path, *([catalog] if settings.columns else [])]
+    )
+    parts = {
+        "settings": repr(settings),
+        "manifest": manifest_path,
+        "output": output,
+        "cwd": os.getcwd(),
+        "restricted": sorted(files.restricted_packages(settings.project_dir)),
+    }
+    key = last_run.run_key(parts, seen)
+    existing = files.read_existing(output)
+    hit = memo.look_up(key, existing.text)
+    if hit is not None:
+        _warn_if_stale(settings, manifest_path, output, dbt)
+        log.debug("inputs unchanged since the last run: its answer is reused")
+    inputs = Inputs(
+        manifest={},
+        manifest_path=manifest_path,
+        output=output,
+        output_display=os.path.relpath(output, settings.project_dir),
+        projects=(),
+        queries=(),
+        warehouse=hit.warehouse if hit else "",
+        workspace=hit.report.workspace if hit else None,
+        hex_url=settings.hex_url,
+    )
+    return _Last(memo, key, seen, existing, hit, inputs)
 
 
 # --- commands ---------------------------------------------------------------------------
@@ -615,7 +694,7 @@ def sync(table: bool | None, **kwargs: Any) -> int:
     Runs the pipeline: manifest, Hex projects, warehouse query history, dbt nodes.
     """
     settings = settings_from(kwargs)
-    inputs, existing, result = compute(settings)
+    inputs, existing, result = compute(settings, writes=True)
     from . import report
 
     for line in result.report.renamed:

@@ -95,6 +95,9 @@ class RunResult(NamedTuple):
 Extractor = Callable[
     [Sequence[str], str, MutableMapping[str, Any] | None], list["sql_tables.Extraction"]
 ]
+ColumnExtractor = Callable[[Sequence["sql_columns.ColumnTask"], str], list["sql_columns.Columns"]]
+Context = tuple[str, str | None, str | None]  # (text, database, schema) of a query record
+Read = tuple[str, str | None, str | None, tuple[TableRef, ...]]  # a Context and its tables
 
 
 def extract_distinct(
@@ -111,6 +114,13 @@ def extract_distinct(
                 cache[key] = hit
         out.append(hit)
     return out
+
+
+def extract_columns_here(
+    tasks: Sequence[sql_columns.ColumnTask], warehouse: str
+) -> list[sql_columns.Columns]:
+    """Each task's columns, in this process (the CLI swaps in worker processes)."""
+    return [sql_columns.extract_task(task, warehouse) for task in tasks]
 
 
 def choose_warehouse(
@@ -155,24 +165,26 @@ class Attributed(NamedTuple):
     skipped_context: int
     workspace: str | None  # the workspace most comments name
     users: tuple[UserCount, ...] = ()  # who ran texts with a readable Hex comment
+    unknown_project: int = 0  # kept queries of projects Hex did not return
 
 
 class Evidence:
     """What the queries of one project showed: the tables they read and the counts."""
 
-    __slots__ = ("columns", "queries", "runs", "shadowed", "tables", "unparsed")
+    __slots__ = ("columns", "queries", "reads", "runs", "shadowed", "tables", "unparsed")
 
     def __init__(self) -> None:
         self.tables: set[TableRef] = set()
         self.shadowed: set[tuple[TableRef, TableRef, str]] = set()  # read, temp, text hash
         self.columns: set[sql_columns.ColumnRef] = set()
+        self.reads: set[Read] = set()  # (text, database, schema, tables): columns to read
         self.queries = 0
         self.runs = 0
         self.unparsed = 0
 
 
 class Gathered(NamedTuple):
-    """Stage 3's output: evidence per project id and the texts sqlglot could not parse."""
+    """Stage 4's output: evidence per project id and the texts sqlglot could not parse."""
 
     evidence: dict[str, Evidence]
     unparsed: int
@@ -189,13 +201,32 @@ class Prior(NamedTuple):
 
 
 class Decision(NamedTuple):
-    """Stage 4's output for one project: its report row and, if it gets one, the exposure's
+    """Stage 6's output for one project: its report row and, if it gets one, the exposure's
     dependencies. Later stages fill `report.exposure` once names are known."""
 
     project: HexProject
     report: ProjectReport
     depends_on: tuple[str, ...] | None  # None: no exposure for this project
     referenced_columns: tuple[Mapping[str, str], ...] = ()
+
+
+class Prepared(NamedTuple):
+    """Stages 1-5's output: what the inputs say, before the exposures file is read.
+
+    `conclude` turns it into a RunResult for a given file, so the caller can work out what
+    a run would give against the file it is about to write (cli's last-run memo)."""
+
+    manifest: Mapping[str, Any]
+    projects: Sequence[HexProject]
+    settings: Settings
+    warehouse: str
+    workspace: str | None
+    nodes: ManifestIndex
+    column_schema: cols.ColumnSchema | None
+    resolved: dict[TableRef, Match]  # one resolution per table, shared by the stages
+    attributed: Attributed
+    gathered: Gathered
+    queries: int
 
 
 def run(
@@ -213,6 +244,7 @@ def run(
     restricted_packages: frozenset[str] = frozenset(),
     catalog: Mapping[str, Any] | None = None,
     memo: MutableMapping[str, Any] | None = None,
+    column_extractor: ColumnExtractor = extract_columns_here,
 ) -> RunResult:
     """Records in, YAML out, one stage after another (each a function below, in order).
 
@@ -221,23 +253,85 @@ def run(
 
     `catalog`: catalog.json (dbt docs generate), for the columns of `SELECT *` and types.
     """
+    prepared = prepare(
+        manifest,
+        projects,
+        queries,
+        settings=settings,
+        cache=cache,
+        workspace=workspace,
+        warehouse=warehouse,
+        extractor=extractor,
+        restricted_packages=restricted_packages,
+        catalog=catalog,
+        column_extractor=column_extractor,
+    )
+    return conclude(prepared, existing=existing, output_path=output_path, memo=memo)
+
+
+def prepare(
+    manifest: Mapping[str, Any],
+    projects: Sequence[HexProject],
+    queries: Iterable[HexQuery],
+    *,
+    settings: Settings,
+    cache: MutableMapping[str, Any] | None = None,
+    workspace: str | None = None,
+    warehouse: str | None = None,
+    extractor: Extractor = extract_distinct,
+    restricted_packages: frozenset[str] = frozenset(),
+    catalog: Mapping[str, Any] | None = None,
+    column_extractor: ColumnExtractor = extract_columns_here,
+) -> Prepared:
+    """Stages 1-5 (`run`'s arguments but the file's): the evidence of each project."""
     warehouse = warehouse or choose_warehouse(settings, manifest)
     index = build_index(manifest, warehouse, restricted_packages=restricted_packages)
-    resolved: dict[TableRef, Match] = {}  # one resolution per table, shared by the stages
+    resolved: dict[TableRef, Match] = {}
     column_schema = cols.build_schema(manifest, index, catalog) if settings.columns else None
     queries = list(queries)
     attributed = attribute_queries(queries, settings)
     workspace = settings.workspace or workspace or attributed.workspace
     parsed = extract_tables(attributed.kept, warehouse, cache, extractor)
     temps = session_temps(attributed.kept, parsed, warehouse)
-    columns = _ColumnContext(index, column_schema, resolved, cache) if column_schema else None
-    gathered = gather_evidence(attributed.kept, parsed, warehouse, columns, temps)
-    prior = read_prior(existing, output_path, manifest, index, memo)
-    decisions = decide(projects, gathered.evidence, index, prior, resolved, column_schema)
+    qualified = qualify_reads(attributed.kept, parsed, warehouse)
+    gathered = gather_evidence(
+        attributed.kept, parsed, warehouse, qualified, temps, columns=column_schema is not None
+    )
+    if column_schema is not None:
+        read_columns(gathered, warehouse, index, column_schema, resolved, cache, column_extractor)
+    by_id = {p.id for p in projects}
+    return Prepared(
+        manifest=manifest,
+        projects=projects,
+        settings=settings,
+        warehouse=warehouse,
+        workspace=workspace,
+        nodes=index,
+        column_schema=column_schema,
+        resolved=resolved,
+        attributed=attributed._replace(  # the counts: the records are done with
+            kept=[], unknown_project=sum(1 for _, pid, _ in attributed.kept if pid not in by_id)
+        ),
+        gathered=gathered,
+        queries=len(queries),
+    )
+
+
+def conclude(
+    prepared: Prepared,
+    *,
+    existing: str | None = None,
+    output_path: str = "hex_exposures.yml",
+    memo: MutableMapping[str, Any] | None = None,
+) -> RunResult:
+    """Stages 6-9 against one exposures file: decisions, names, exposures, merged text."""
+    p = prepared
+    settings, workspace, index = p.settings, p.workspace, p.nodes
+    prior = read_prior(existing, output_path, p.manifest, index, memo)
+    decisions = decide(p.projects, p.gathered.evidence, index, prior, p.resolved, p.column_schema)
     names, renamed = name_exposures(decisions, prior, output_path)
     built = build_exposures(decisions, names, settings, workspace)
     text = merge_exposures(existing, built, output_path, prior, memo)
-    by_id = {p.id for p in projects}
     reports = [
         (
             d.report._replace(exposure=names[pid], columns=_by_node(d.referenced_columns))
@@ -250,26 +344,51 @@ def run(
         for pid, d in decisions.items()
     ]
     report = Report(
-        warehouse=warehouse,
+        warehouse=p.warehouse,
         workspace=workspace,
         projects=tuple(sorted(reports, key=lambda r: (r.title.lower(), r.project_id))),
-        queries=len(queries),
-        skipped_no_comment=attributed.skipped_no_comment,
-        skipped_context=attributed.skipped_context,
-        unknown_project=sum(1 for _, pid, _ in attributed.kept if pid not in by_id),
-        unparsed=gathered.unparsed,
-        unparsed_examples=gathered.unparsed_examples,
+        queries=p.queries,
+        skipped_no_comment=p.attributed.skipped_no_comment,
+        skipped_context=p.attributed.skipped_context,
+        unknown_project=p.attributed.unknown_project,
+        unparsed=p.gathered.unparsed,
+        unparsed_examples=p.gathered.unparsed_examples,
         renamed=renamed,
-        warehouse_users=attributed.users,
-    )
-    warnings = (  # no `keep` anywhere: nothing to warn about, and no parse
-        tuple(yaml_merge.keep_warnings(existing, path=output_path, layout=prior.layout))
-        if existing and "keep" in existing
-        else ()
+        warehouse_users=p.attributed.users,
     )
     return RunResult(
-        text=text, exposures=tuple(built), report=report, warehouse=warehouse, warnings=warnings
+        text=text,
+        exposures=tuple(built),
+        report=report,
+        warehouse=p.warehouse,
+        warnings=keep_warnings(existing, output_path, prior.layout, memo),
     )
+
+
+def keep_warnings(
+    existing: str | None,
+    output_path: str,
+    layout: MetaLayout,
+    memo: MutableMapping[str, Any] | None = None,
+) -> tuple[str, ...]:
+    """`keep` entries that pin nothing; remembered per file, so an unchanged 21 MB file is not
+    parsed for them either. No `keep` anywhere: nothing to warn about, and no parse."""
+    if not existing or "keep" not in existing:
+        return ()
+    key = _file_key(existing, output_path, layout)
+    known = memo.get("keep_warnings") if memo is not None else None
+    if (
+        isinstance(known, list)
+        and len(known) == 2
+        and known[0] == key
+        and isinstance(known[1], list)
+        and all(isinstance(w, str) for w in known[1])
+    ):
+        return tuple(known[1])
+    found = tuple(yaml_merge.keep_warnings(existing, path=output_path, layout=layout))
+    if memo is not None:
+        memo["keep_warnings"] = [key, list(found)]
+    return found
 
 
 def attribute_queries(queries: Sequence[HexQuery], settings: Settings) -> Attributed:
@@ -413,30 +532,43 @@ def _text_hash(sql: str) -> str:
     return hashlib.sha256(sql.encode("utf-8", "surrogatepass")).hexdigest()[:12]
 
 
-class _ColumnContext(NamedTuple):
-    """What reading columns needs (issue 15): None of it when --no-columns."""
+def qualify_reads(
+    kept: Sequence[tuple[HexQuery, str, str]],
+    parsed: Mapping[str, sql_tables.Extraction],
+    warehouse: str,
+) -> dict[Context, tuple[TableRef, ...]]:
+    """3. The tables each (text, database, schema) reads, qualified from that context.
 
-    nodes: ManifestIndex
-    schema: cols.ColumnSchema
-    resolved: dict[TableRef, Match]
-    cache: MutableMapping[str, Any] | None
+    Records share texts (one per project and context): each pair is qualified once.
+    """
+    qualified: dict[Context, tuple[TableRef, ...]] = {}
+    for q, _, sql in kept:
+        if sql and parsed[sql].tables:
+            key = (sql, q.database, q.schema)
+            if key not in qualified:
+                qualified[key] = sql_tables.qualify(
+                    parsed[sql].tables, warehouse=warehouse, database=q.database, schema=q.schema
+                )
+    return qualified
 
 
 def gather_evidence(
     kept: Sequence[tuple[HexQuery, str, str]],
     parsed: Mapping[str, sql_tables.Extraction],
     warehouse: str,
-    columns: _ColumnContext | None = None,
+    qualified: Mapping[Context, tuple[TableRef, ...]],
     temps: Mapping[str, Sequence[SessionTemp]] | None = None,
+    *,
+    columns: bool = False,
 ) -> Gathered:
-    """3. Per project: the tables (and columns) its queries read, qualified from each row's
-    context, less reads of the project's own temporary tables (`temps`, `shadowing`)."""
+    """4. Per project: the tables its queries read, qualified from each row's context, less
+    reads of the project's own temporary tables (`temps`, `shadowing`). With `columns`, the
+    columns named by the rows, and each (text, context, tables kept) whose columns
+    `read_columns` is to read (`Evidence.reads`)."""
     temps = temps or {}
-    columns_done: dict[tuple[str, str | None, str | None], frozenset[sql_columns.ColumnRef]] = {}
     evidence: dict[str, Evidence] = defaultdict(Evidence)
     unparsed_examples: list[str] = []
     unparsed_texts: set[str] = set()
-    qualified: dict[tuple[str, str | None, str | None], tuple[TableRef, ...]] = {}
     for q, pid, sql in kept:
         ev = evidence[pid]
         ev.runs += q.run_count
@@ -453,26 +585,12 @@ def gather_evidence(
                     if len(unparsed_examples) < 5:
                         unparsed_examples.append(f"{pid}: {ext.error}")
             if ext.tables:
-                # Records share texts (one per project and context): qualify each
-                # (text, database, schema) once.
-                key = (sql, q.database, q.schema)
-                done = qualified.get(key)
-                if done is None:
-                    done = qualified[key] = sql_tables.qualify(
-                        ext.tables, warehouse=warehouse, database=q.database, schema=q.schema
-                    )
+                done = qualified[(sql, q.database, q.schema)]
                 kept_tables = _unshadowed(ext.tables, q, sql, own, warehouse, ev) if own else done
                 ev.tables.update(kept_tables)
-                if columns is not None and kept_tables is not done:
-                    ev.columns.update(_columns(sql, q, kept_tables, warehouse, *columns))
-                elif columns is not None:
-                    found_columns = columns_done.get(key)
-                    if found_columns is None:
-                        found_columns = columns_done[key] = _columns(
-                            sql, q, done, warehouse, *columns
-                        )
-                    ev.columns.update(found_columns)
-        if columns is not None and q.columns:
+                if columns:
+                    ev.reads.add((sql, q.database, q.schema, kept_tables))
+        if columns and q.columns:
             named_columns = (cols.parse_column_name(c, warehouse) for c in q.columns)
             ev.columns.update(c for c in named_columns if c is not None)
         if extra:
@@ -486,6 +604,65 @@ def gather_evidence(
                     )
                 )
     return Gathered(dict(evidence), len(unparsed_texts), tuple(unparsed_examples))
+
+
+def read_columns(
+    gathered: Gathered,
+    warehouse: str,
+    index: ManifestIndex,
+    schema: cols.ColumnSchema,
+    memo: dict[TableRef, Match],
+    cache: MutableMapping[str, Any] | None,
+    column_extractor: ColumnExtractor = extract_columns_here,
+) -> None:
+    """5. Add to each project's evidence the columns its texts read, of the tables it was
+    found to read (issue 15): cache hits first, then every miss in one batch (worker
+    processes in the CLI), each text and context once.
+
+    Cached by text, context and a digest of what the schema says about those tables, so a
+    newly documented column re-reads only the texts that read its table.
+    """
+    found: dict[Read, frozenset[sql_columns.ColumnRef]] = {}
+    todo: dict[str, tuple[sql_columns.ColumnTask, list[Read]]] = {}
+    for ev in gathered.evidence.values():
+        for read in ev.reads:
+            if read in found:
+                continue
+            sql, database, db_schema, tables = read
+            keys = {
+                m.relation.key
+                for m in (_resolve_cached(t, index, memo) for t in tables)
+                if m.relation
+            }
+            digest = sql_columns.schema_digest(keys, schema.tables)
+            key = sql_columns.cache_key(sql, warehouse, database, db_schema, digest)
+            hit = cache.get(key) if cache is not None else None
+            if isinstance(hit, sql_columns.Columns):
+                found[read] = _read_by(hit, tables)
+            elif key in todo:
+                todo[key][1].append(read)
+            else:
+                task = sql_columns.ColumnTask(
+                    sql, database, db_schema, cols.for_tables(schema, keys), digest
+                )
+                todo[key] = (task, [read])
+    tasks = [task for task, _ in todo.values()]
+    results = column_extractor(tasks, warehouse) if tasks else []
+    for (key, (_, reads)), hit in zip(todo.items(), results, strict=True):
+        if cache is not None:
+            cache[key] = hit
+        for read in reads:
+            found[read] = _read_by(hit, read[3])
+    for ev in gathered.evidence.values():
+        for read in ev.reads:
+            ev.columns.update(found[read])
+
+
+def _read_by(
+    hit: sql_columns.Columns, tables: Sequence[TableRef]
+) -> frozenset[sql_columns.ColumnRef]:
+    read = set(tables)
+    return frozenset(c for c in hit.columns if c.table in read)
 
 
 def read_prior(
@@ -541,7 +718,7 @@ def merge_exposures(
     prior: Prior,
     memo: MutableMapping[str, Any] | None = None,
 ) -> str:
-    """7. The file with the managed exposures replaced by `built`, the rest kept as it is.
+    """9. The file with the managed exposures replaced by `built`, the rest kept as it is.
 
     The merge is idempotent (tests/merge_property_test.py), so when the file is the one the
     last run wrote from these same exposures, it is the answer without merging again. With a
@@ -591,7 +768,7 @@ def decide(
     memo: dict[TableRef, Match] | None = None,
     column_schema: cols.ColumnSchema | None = None,
 ) -> dict[str, Decision]:
-    """4. Resolve each project's tables to dbt nodes and decide its status, by project id."""
+    """6. Resolve each project's tables to dbt nodes and decide its status, by project id."""
     memo = {} if memo is None else memo
     forbidden = {dependency(f.relation, index) for f in index.forbidden.values()}
     decisions: dict[str, Decision] = {}
@@ -720,7 +897,7 @@ def _decide_one(
 def name_exposures(
     decisions: Mapping[str, Decision], prior: Prior, output_path: str
 ) -> tuple[dict[str, str], tuple[str, ...]]:
-    """5. A stable, unique name for each project that gets an exposure (project id -> name),
+    """7. A stable, unique name for each project that gets an exposure (project id -> name),
     and the renames of managed names another exposure now uses (dbt parse fails on the pair).
     """
     planned = {pid for pid, d in decisions.items() if d.depends_on is not None}
@@ -748,7 +925,7 @@ def build_exposures(
     settings: Settings,
     workspace: str | None,
 ) -> list[Exposure]:
-    """6. The Exposure records, sorted by name (the merge writes them in this order)."""
+    """8. The Exposure records, sorted by name (the merge writes them in this order)."""
     built = [
         expo.build_exposure(
             d.project,
@@ -770,41 +947,6 @@ def _by_node(referenced: Sequence[Mapping[str, str]]) -> dict[str, tuple[str, ..
     for c in referenced:
         by_node.setdefault(c["node"], []).append(c["column_name"])
     return {k: tuple(v) for k, v in by_node.items()}
-
-
-def _columns(
-    sql: str,
-    q: HexQuery,
-    tables: Sequence[TableRef],
-    warehouse: str,
-    index: ManifestIndex,
-    schema: cols.ColumnSchema,
-    memo: dict[TableRef, Match],
-    cache: MutableMapping[str, Any] | None,
-) -> frozenset[sql_columns.ColumnRef]:
-    """The columns one text reads in one context, of the tables it was found to read.
-
-    Cached by text, context and a digest of what the schema says about those tables, so a
-    newly documented column re-reads only the texts that read its table.
-    """
-    keys = {m.relation.key for m in (_resolve_cached(t, index, memo) for t in tables) if m.relation}
-    needed = cols.for_tables(schema, keys)
-    digest = sql_columns.schema_digest(keys, schema.tables)
-    key = sql_columns.cache_key(sql, warehouse, q.database, q.schema, digest)
-    hit = cache.get(key) if cache is not None else None
-    if not isinstance(hit, sql_columns.Columns):
-        hit = sql_columns.extract_columns(
-            sql,
-            warehouse=warehouse,
-            database=q.database,
-            schema=q.schema,
-            tables=needed,
-            digest=digest,
-        )
-        if cache is not None:
-            cache[key] = hit
-    read = set(tables)
-    return frozenset(c for c in hit.columns if c.table in read)
 
 
 def _referenced(

@@ -77,6 +77,29 @@ class Columns(NamedTuple):
 Schema = Mapping[TableRef, TableColumns]
 
 
+class ColumnTask(NamedTuple):
+    """One text to read columns from, in one query context: `extract_columns`'s arguments,
+    small and picklable, so worker processes get the text and the part of the schema it
+    reads, never the manifest."""
+
+    sql: str
+    database: str | None
+    schema: str | None
+    tables: Schema  # what is known of the tables the text reads (`for_tables`)
+    digest: str  # `schema_digest` of those tables
+
+
+def extract_task(task: ColumnTask, warehouse: str) -> Columns:
+    return extract_columns(
+        task.sql,
+        warehouse=warehouse,
+        database=task.database,
+        schema=task.schema,
+        tables=task.tables,
+        digest=task.digest,
+    )
+
+
 def column_key(name: str, warehouse: str) -> str:
     """The form in which a column name is compared: BigQuery columns ignore case."""
     return name.lower() if rule_for(warehouse).fold_unquoted is None else name

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import functools
+import json
 from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 
-from hex_exposures import parallel, pipeline, sql_tables
+from hex_exposures import parallel, pipeline, sql_columns, sql_tables
+from hex_exposures.records import HexProject, HexQuery, Settings, TableRef
+from tests.manifest_factory import manifest, model
 
 TEXTS = [
     *(
@@ -94,3 +98,71 @@ def test_when_workers_fail_the_rest_is_parsed_here(monkeypatch, error) -> None:
 
 def test_cpus_counts_at_least_one() -> None:
     assert parallel.cpus() >= 1
+
+
+def _column_tasks() -> list[sql_columns.ColumnTask]:
+    orders = TableRef("DB", "S", "BASE")
+    known = {orders: sql_columns.TableColumns({"ID": "", "AMOUNT": "", "STATUS": ""}, True)}
+    digest = sql_columns.schema_digest([orders], known)
+    texts = [
+        "with c as (select * from db.s.base) select id, amount from c",
+        "select * from base where status = 'x'",
+        "select b.* from s.base b",
+        "select * from",  # does not parse
+        *(f"select id from db.s.base where amount > {i}" for i in range(30)),  # one shape
+    ]
+    return [
+        sql_columns.ColumnTask(text, database, schema, known, digest)
+        for text in texts
+        for database, schema in (("DB", "S"), (None, None))
+    ]
+
+
+def test_workers_read_the_columns_the_serial_extractor_reads() -> None:
+    tasks = _column_tasks()
+    here = pipeline.extract_columns_here(tasks, "snowflake")
+    got = parallel.parallel_columns(tasks, "snowflake", workers=2, min_batch=0)
+    assert got == here
+    assert any(c.columns for c in got) and got[6].error
+
+
+def test_a_run_with_workers_equals_a_run_in_this_process() -> None:
+    """Tables and columns from worker processes: the same exposures, report and cache."""
+    pid = "0a1b2c3d-1111-4aaa-8bbb-000000000001"
+    comment = "\n-- Hex query metadata: " + json.dumps({"project_id": pid, "context": "APP_VIEW"})
+    queries = [
+        HexQuery(pid, text + comment, database, schema)
+        for text in (
+            "select id, amount from analytics.marts.fct_orders",
+            "select o.status, c.name from fct_orders o join dim_customers c on o.id = c.id",
+            *(f"select * from fct_orders where amount > {i}" for i in range(20)),
+        )
+        for database, schema in (("ANALYTICS", "MARTS"), ("OTHER", "MARTS"))
+    ]
+    orders, customers = model("fct_orders"), model("dim_customers")
+    orders[1]["columns"] = {n: {"name": n} for n in ("id", "amount", "status")}
+    customers[1]["columns"] = {n: {"name": n} for n in ("id", "name")}
+    project = HexProject.from_api({"id": pid, "title": "Orders", "lastPublishedAt": "2026-01-01"})
+    runs = []
+    for extractor, column_extractor in (
+        (pipeline.extract_distinct, pipeline.extract_columns_here),
+        (
+            functools.partial(parallel.parallel_extractor, workers=2, min_batch=0),
+            functools.partial(parallel.parallel_columns, workers=2, min_batch=0),
+        ),
+    ):
+        cache: dict[str, object] = {}
+        result = pipeline.run(
+            manifest(orders, customers),
+            [project],
+            queries,
+            settings=Settings(),
+            cache=cache,
+            extractor=extractor,
+            column_extractor=column_extractor,
+        )
+        runs.append((result, cache))
+    (serial, serial_cache), (workers, workers_cache) = runs
+    assert workers.text == serial.text and workers.report == serial.report
+    assert workers_cache == serial_cache
+    assert len(serial.exposures[0].referenced_columns) == 5

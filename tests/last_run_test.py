@@ -1,0 +1,199 @@
+"""The last-run memo: a run with the last run's inputs gets its answer without reading them,
+and any changed input (snapshot, manifest, catalog, exposures file, settings, code) is read."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hex_exposures import cli, last_run, pipeline
+from tests.cli_test import OUT, copy_sample, run
+
+MEMO = Path("target") / "hex_exposures_parse_cache" / last_run.FILENAME
+
+
+@pytest.fixture(scope="module")
+def parsed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample with its manifest built (dbt parse once), exposures file not yet written."""
+    project = copy_sample(tmp_path_factory.mktemp("last_run") / "p")
+    assert cli.main(["sync", "--project-dir", str(project), "--quiet"]) == 0
+    (project / OUT).unlink()
+    return project
+
+
+@pytest.fixture
+def project(parsed: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    dest = tmp_path / "p"
+    shutil.copytree(parsed, dest)
+    memo = dest / MEMO
+    if memo.exists():
+        memo.unlink()
+    return dest
+
+
+class Spy:
+    """Counts full pipeline runs (`prepare`) and remembers each command's result."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.prepared = 0
+        self.results: list[pipeline.RunResult] = []
+        real_prepare, real_compute = pipeline.prepare, cli.compute
+
+        def prepare(*args: Any, **kwargs: Any) -> pipeline.Prepared:
+            self.prepared += 1
+            return real_prepare(*args, **kwargs)
+
+        def compute(*args: Any, **kwargs: Any) -> Any:
+            out = real_compute(*args, **kwargs)
+            self.results.append(out[2])
+            return out
+
+        monkeypatch.setattr(pipeline, "prepare", prepare)
+        monkeypatch.setattr(cli, "compute", compute)
+
+
+def _settle(project: Path) -> None:
+    """Age the memo's record of the input files past the stat fast path's settling time."""
+    path = project / MEMO
+    memo = pickle.loads(path.read_bytes())
+    for entry in memo["entries"]:
+        entry["written_at"] += int(10 * last_run.SETTLED * 1e9)
+    path.write_bytes(pickle.dumps(memo))
+
+
+def test_a_second_run_reads_no_input_and_answers_the_same(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spy = Spy(monkeypatch)
+    code, _, err = run(project, "sync", "--no-parse", capsys=capsys)
+    assert code == 0 and "wrote" in err
+    assert spy.prepared == 1
+    written = (project / OUT).read_bytes()
+    for settle in (False, True):
+        if settle:
+            _settle(project)
+        code, _, err = run(project, "sync", "--no-parse", capsys=capsys)
+        assert code == 0 and "up to date" in err
+    assert spy.prepared == 1  # neither the digest path nor the stat path ran the pipeline
+    assert (project / OUT).read_bytes() == written
+    first, *again = spy.results
+    for result in again:
+        assert result.report == first.report
+        assert result.exposures == first.exposures
+        assert result.warnings == first.warnings
+        assert result.text == first.text
+
+
+def test_the_remembered_answer_is_what_a_full_run_gives(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spy = Spy(monkeypatch)
+    assert run(project, "sync", "--no-parse", capsys=capsys)[0] == 0
+    assert run(project, "sync", "--no-parse", capsys=capsys)[0] == 0  # from the memo
+    (project / MEMO).unlink()
+    assert run(project, "sync", "--no-parse", capsys=capsys)[0] == 0  # computed again
+    assert spy.prepared == 2
+    remembered, computed = spy.results[1], spy.results[2]
+    assert remembered == computed
+
+
+def _edit_snapshot(project: Path) -> None:
+    path = project / "hex_snapshot.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["projects"][0]["title"] = data["projects"][0]["title"] + " (renamed)"
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def _edit_manifest(project: Path) -> None:
+    path = project / "target" / "manifest.json"
+    path.write_bytes(path.read_bytes().replace(b'"description": ""', b'"description": " "', 1))
+
+
+def _edit_catalog(project: Path) -> None:
+    (project / "target" / "catalog.json").write_text('{"nodes": {}, "sources": {}}')
+
+
+def _edit_exposures_file(project: Path) -> None:
+    path = project / OUT
+    path.write_text("# a hand-written comment\n" + path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(
+    ("edit", "args"),
+    [
+        (_edit_snapshot, ()),
+        (_edit_manifest, ()),
+        (_edit_catalog, ()),
+        (_edit_exposures_file, ()),
+        (None, ("--no-columns",)),
+        (None, ("--include-context", "*")),
+    ],
+)
+@pytest.mark.parametrize("settle", [False, True])
+def test_any_changed_input_is_read_again(
+    project: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    edit: Any,
+    args: tuple[str, ...],
+    settle: bool,
+) -> None:
+    spy = Spy(monkeypatch)
+    assert run(project, "sync", "--no-parse", capsys=capsys)[0] == 0
+    if settle:
+        _settle(project)
+    if edit is not None:
+        edit(project)
+    assert run(project, "sync", "--no-parse", *args, capsys=capsys)[0] == 0
+    assert spy.prepared == 2
+
+
+def test_a_change_to_the_code_is_a_miss(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spy = Spy(monkeypatch)
+    assert run(project, "sync", "--no-parse", capsys=capsys)[0] == 0
+    monkeypatch.setattr(last_run, "code_stamp", lambda: "another version")
+    assert run(project, "sync", "--no-parse", capsys=capsys)[0] == 0
+    assert spy.prepared == 2
+
+
+def test_with_parse_or_live_there_is_no_memo(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spy = Spy(monkeypatch)
+    assert run(project, "sync", "--no-parse", capsys=capsys)[0] == 0
+    assert run(project, "sync", "--parse", capsys=capsys)[0] == 0  # dbt parse rewrites inputs
+    assert spy.prepared == 2
+
+
+@pytest.mark.parametrize("content", [b"", b"not a pickle", b"\x80\x05K\x01."])
+def test_a_damaged_memo_is_a_miss(
+    project: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    content: bytes,
+) -> None:
+    spy = Spy(monkeypatch)
+    assert run(project, "sync", "--no-parse", capsys=capsys)[0] == 0
+    (project / MEMO).write_bytes(content)
+    assert run(project, "sync", "--no-parse", capsys=capsys)[0] == 0
+    assert spy.prepared == 2
+
+
+def test_a_planted_pickle_never_runs(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    class Boom:
+        def __reduce__(self) -> Any:
+            return (os.system, ("touch planted",))
+
+    (project / MEMO).parent.mkdir(parents=True, exist_ok=True)
+    (project / MEMO).write_bytes(pickle.dumps({"format": last_run.FORMAT, "entries": [Boom()]}))
+    assert run(project, "sync", "--no-parse", capsys=capsys)[0] == 0
+    assert not (project / "planted").exists() and not Path("planted").exists()
