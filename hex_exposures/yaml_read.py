@@ -7,6 +7,7 @@ Cached: a sync reads the same text three times (names, managed entries, merge).
 
 from __future__ import annotations
 
+import functools
 from bisect import bisect_right
 from typing import Any, NamedTuple
 
@@ -37,6 +38,7 @@ class Doc(NamedTuple):
     style: Style
 
 
+@functools.lru_cache(maxsize=2)
 def parse(text: str, path: str) -> Doc:
     """Read the file as dbt does; keep only plain data and offsets."""
     loader = Loader(text)
