@@ -628,7 +628,7 @@ def _last_run(settings: Settings, folder: str) -> _Last | None:
     }
     key = last_run.run_key(parts, seen)
     existing = files.read_existing(output)
-    hit = memo.look_up(key, existing.text)
+    hit = memo.look_up(key, existing.text, existing.digest)
     if hit is not None:
         _warn_if_stale(settings, manifest_path, output, dbt)
         log.debug("inputs unchanged since the last run: its answer is reused")

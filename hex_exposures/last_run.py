@@ -34,6 +34,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from . import __version__
+from .bulk import gc_paused
 from .pipeline import ProjectReport, Report, RunResult
 from .records import Exposure
 
@@ -111,7 +112,7 @@ class LastRun:
         self.path = path
         self._entries: list[dict[str, Any]] = []  # newest first
         try:
-            with open(path, "rb") as f:
+            with open(path, "rb") as f, gc_paused():  # a million small records, no cycles
                 memo = _Unpickler(io.BytesIO(f.read())).load()
             if isinstance(memo, dict) and memo.get("format") == FORMAT:
                 entries = memo.get("entries")
@@ -148,13 +149,18 @@ class LastRun:
                 return before
         return None
 
-    def look_up(self, key: str, existing: str | None) -> RunResult | None:
-        """The last answer when `key` and the exposures file are those it was worked out for."""
+    def look_up(
+        self, key: str, existing: str | None, digest: str | None = None
+    ) -> RunResult | None:
+        """The last answer when `key` and the exposures file are those it was worked out for.
+
+        `digest`: the file's sha256 when the caller has it (`files.Existing.digest`)."""
         if existing is None:
             return None  # an answer is remembered only against the file that holds it
+        digest = digest or text_digest(existing)
         for entry in self._entries:
             result = entry.get("result")
-            if entry.get("key") != key or entry.get("existing") != text_digest(existing):
+            if entry.get("key") != key or entry.get("existing") != digest:
                 continue
             if isinstance(result, RunResult) and _well_formed(result):
                 return result._replace(text=existing)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from hex_exposures import cli, last_run, pipeline
+from hex_exposures import cli, files, last_run, pipeline
 from tests.cli_test import OUT, copy_sample, run
 
 MEMO = Path("target") / "hex_exposures_parse_cache" / last_run.FILENAME
@@ -197,3 +197,10 @@ def test_a_planted_pickle_never_runs(project: Path, capsys: pytest.CaptureFixtur
     (project / MEMO).write_bytes(pickle.dumps({"format": last_run.FORMAT, "entries": [Boom()]}))
     assert run(project, "sync", "--no-parse", capsys=capsys)[0] == 0
     assert not (project / "planted").exists() and not Path("planted").exists()
+
+
+def test_the_file_digest_is_the_one_read_existing_gives(tmp_path: Path) -> None:
+    path = tmp_path / "x.yml"
+    path.write_bytes("\ufeffexposures: []  # é\r\n".encode())
+    read = files.read_existing(str(path))
+    assert read.text is not None and last_run.text_digest(read.text) == read.digest
