@@ -357,10 +357,12 @@ def _managed_lines(
         entries.append(
             [(f"maturity: {draw(st.sampled_from(['high', 'low', 'medium']))}{eol(False)}", T)]
         )
+    text_anchor = ""
     if draw(st.integers(0, 3)) == 0:
-        entries.append(
-            [("description: |", T), (s + "A literal block", T), (s + "of two lines.", T)]
-        )
+        if draw(st.booleans()):
+            text_anchor = f"t{pid[:8]}"  # aliased on the exposure's last lines
+        head = f"description: {'&' + text_anchor + ' ' if text_anchor else ''}|"
+        entries.append([(head, T), (s + "A literal block", T), (s + "of two lines.", T)])
     else:
         entries.append(
             [(f"description: {_scalar_text(draw, want.description if want else None)}{eol()}", T)]
@@ -468,9 +470,17 @@ def _managed_lines(
         lines.append((i + f"person_alias: *{anchor}", P))  # an alias on the exposure's last line
         extras.append(("person_alias",))
         flags.add("anchor and alias in one exposure")
-    if owner_anchor:
+    if owner_anchor and draw(st.booleans()):
         lines.append((i + f"owner_copy: *{owner_anchor}", T))  # written out when owner changes
         extras.append(("owner_copy",))
+        flags.add("alias of a mapping the tool edits")
+    elif owner_anchor:
+        lines += [(i + "owner_copies:", P), (i + s + f"- *{owner_anchor}{eol()}", T)]
+        extras.append(("owner_copies",))
+        flags.add("alias of a mapping the tool edits")
+    if text_anchor:
+        lines.append((i + f"summary_copy: *{text_anchor}{eol()}", T))
+        extras.append(("summary_copy",))
         flags.add("alias of a mapping the tool edits")
     return lines, Managed(pid, name, keep, tuple(extras), tuple(must))
 
