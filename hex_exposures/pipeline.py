@@ -592,7 +592,12 @@ def gather_evidence(
                     ev.reads.add((sql, q.database, q.schema, kept_tables))
         if columns and q.columns:
             named_columns = (cols.parse_column_name(c, warehouse) for c in q.columns)
-            ev.columns.update(c for c in named_columns if c is not None)
+            ev.columns.update(
+                c
+                for c in named_columns
+                if c is not None
+                and not (own and shadowing(c.table, c.table, q, "", own, warehouse))
+            )
         if extra:
             named = [t for t in (parse_table_name(x, warehouse) for x in extra) if t]
             if own:  # other evidence does not say in which order a text read: no skip

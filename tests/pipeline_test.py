@@ -182,3 +182,21 @@ def test_report_quotes_names_that_would_not_fold_and_says_why_a_node_is_no_targe
     assert (
         "                    ANALYTICS.MARTS.LEGACY (model.proj.legacy is disabled in dbt)" in lines
     )
+
+
+def test_other_evidence_of_a_temp_tables_columns_is_dropped() -> None:
+    evidence = HexQuery(
+        A,
+        "",
+        "ANALYTICS",
+        "MARTS",
+        columns=("ANALYTICS.MARTS.ORDERS.ID", "ANALYTICS.MARTS.CUSTOMERS.ID"),
+    )
+    kept = [(_q(A, CREATE), A, CREATE), (evidence, A, "")]
+    parsed = pipeline.extract_tables(kept, "snowflake", None, pipeline.extract_distinct)
+    qualified = pipeline.qualify_reads(kept, parsed, "snowflake")
+    temps = pipeline.session_temps(kept, parsed, "snowflake")
+    gathered = pipeline.gather_evidence(kept, parsed, "snowflake", qualified, temps, columns=True)
+    assert {c.table.name for c in gathered.evidence[A].columns} == {"CUSTOMERS"}
+    without = pipeline.gather_evidence(kept, parsed, "snowflake", qualified, {}, columns=True)
+    assert {c.table.name for c in without.evidence[A].columns} == {"CUSTOMERS", "ORDERS"}
