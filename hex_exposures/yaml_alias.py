@@ -166,7 +166,10 @@ def _write_out(
     head, body = lines[0].strip(), lines[1:]
     item_col = site.start - line_start(text, site.start)
     if collection:
-        content = min(_indent(b) for b in body if b.strip() and not b.lstrip().startswith("#"))
+        content = min(
+            (_indent(b) for b in body if b.strip() and not b.lstrip().startswith("#")),
+            default=first_col,
+        )
         if site.item:
             target = item_col
         else:
