@@ -276,14 +276,14 @@ def test_an_edit_saved_while_sync_runs_is_kept_and_sync_says_run_again(
     root = tiny_project(tmp_path / "p")
     output = root / "models" / OUTPUT
     theirs = HAND_WRITTEN.replace(b"CFO", b"CFO and CEO")
-    real_run = pipeline.run
+    real_run = pipeline.conclude  # works out the answer from what was read
 
     def run_while_someone_saves(*args: Any, **kwargs: Any) -> Any:
         result = real_run(*args, **kwargs)
         output.write_bytes(theirs)  # the editor saves after we read, before we write
         return result
 
-    monkeypatch.setattr(pipeline, "run", run_while_someone_saves)
+    monkeypatch.setattr(pipeline, "conclude", run_while_someone_saves)
     code, _out, err = run_cli([*offline(root), "-q"])
     assert code == 2
     assert "changed by someone else while hex-exposures ran; nothing written, run again" in (
