@@ -62,10 +62,11 @@ class Spy:
 def _settle(project: Path) -> None:
     """Age the memo's record of the input files past the stat fast path's settling time."""
     path = project / MEMO
-    memo = pickle.loads(path.read_bytes())
-    for entry in memo["entries"]:
-        entry["written_at"] += int(10 * last_run.SETTLED * 1e9)
-    path.write_bytes(pickle.dumps(memo))
+    memo = last_run._FILE.decode(path.read_bytes())
+    aged = [
+        e._replace(written_at=e.written_at + int(10 * last_run.SETTLED * 1e9)) for e in memo.entries
+    ]
+    path.write_bytes(last_run._ENCODER.encode(memo._replace(entries=aged)))
 
 
 def test_a_second_run_reads_no_input_and_answers_the_same(
@@ -188,7 +189,9 @@ def test_a_damaged_memo_is_a_miss(
     assert spy.prepared == 2
 
 
-def test_a_planted_pickle_never_runs(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_planted_pickle_is_a_miss_and_never_runs(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     class Boom:
         def __reduce__(self) -> Any:
             return (os.system, ("touch planted",))
