@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import hashlib
 import importlib.metadata
 import logging
@@ -169,9 +170,11 @@ class LastRun:
             try:
                 with gc_paused():  # a million small records, no cycles
                     result = _RESULT.decode(entry.result)
+                    gc.freeze()  # and kept to the end: later collections skip them
             except (msgspec.DecodeError, msgspec.ValidationError) as err:
                 log.debug("%s: ignored (%s)", self.path, err)
                 return None
+            self._entries = []  # the file's bytes are no longer needed
             return result._replace(text=existing)
         return None
 
