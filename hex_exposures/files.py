@@ -167,6 +167,8 @@ def write_if_changed(path: str, text: str, read: Existing) -> bool:
     folder, are flushed to disk, then renamed over the old one. If the file changed since
     `read`, someone else edited it meanwhile: refuse rather than overwrite their work.
     """
+    if read.text == text:  # equal text, equal bytes: no need to encode 90 MB twice
+        return False
     data = text.encode("utf-8")
     if read.text is not None and read.text.encode("utf-8") == data:
         return False
