@@ -17,10 +17,11 @@ from . import __version__, hex_comment, safety, sql_columns, sql_tables, yaml_me
 from . import columns as cols
 from . import exposures as expo
 from .errors import ConfigError
-from .identifiers import RULES, display, parse_table_name, rule_for
+from .identifiers import RULES, display, parse_table_name
 from .manifest import ManifestIndex, adapter_type, build_index, meta_layout
 from .records import Exposure, HexProject, HexQuery, MetaLayout, Settings, TableRef
 from .resolve import Match, dependency, resolve
+from .temp_tables import SessionTemp, session_temps, shadowing, unshadow
 
 ALL_CONTEXTS = "*"
 KEEPS_EXPOSURE = ("exposed", "kept", "kept_no_dbt_nodes")
@@ -440,98 +441,6 @@ def extract_tables(
     return dict(zip(distinct, extractor(distinct, warehouse, cache), strict=True))
 
 
-class SessionTemp(NamedTuple):
-    """A temporary table one of a project's texts creates (SPEC "Resolving": temporary
-    tables live for Hex's session)."""
-
-    name: str  # as the text wrote it, normalised
-    table: TableRef  # qualified from the creating query's context (partly, without one)
-    sql: str  # the creating text
-
-
-def session_temps(
-    kept: Sequence[tuple[HexQuery, str, str]],
-    parsed: Mapping[str, sql_tables.Extraction],
-    warehouse: str,
-) -> dict[str, tuple[SessionTemp, ...]]:
-    """2b. Per project id: the temporary tables its texts create anywhere in the window.
-
-    Hex does not document its session model, so every text of the project is taken to share
-    one session with every other: a wrong dependency costs more than a missing one.
-    """
-    found: dict[str, dict[tuple[TableRef, str], SessionTemp]] = defaultdict(dict)
-    for q, pid, sql in kept:
-        ext = parsed.get(sql) if sql else None
-        for temp in ext.temps if ext is not None else ():
-            (table,) = sql_tables.qualify(
-                [temp], warehouse=warehouse, database=q.database, schema=q.schema
-            )
-            found[pid].setdefault((table, sql), SessionTemp(temp.name, table, sql))
-    return {pid: tuple(temps.values()) for pid, temps in found.items()}
-
-
-def shadowing(
-    read: TableRef,
-    qualified: TableRef,
-    q: HexQuery,
-    sql: str,
-    temps: Sequence[SessionTemp],
-    warehouse: str,
-) -> SessionTemp | None:
-    """The project's temporary table a read names instead of a table, if any.
-
-    `read` is the name as written, `qualified` completed from `q`'s context. A read names a
-    temp table of the same name when it is unqualified, or (Snowflake, where a temp table
-    lives in a schema) qualified with the query's own database and schema, or equal to where
-    the temp table was made. Without a session database and schema on the query only
-    unqualified reads (and reads of the temp table's own qualified name) are shadowed. The
-    creating text itself is left to `sql_tables`, which knows its statements' order.
-    """
-    in_schema = rule_for(warehouse).temp_in_schema
-    for temp in temps:
-        if temp.name != read.name or temp.sql == sql:
-            continue
-        if read.database is None and read.schema is None:
-            return temp
-        if not in_schema:
-            continue
-        session = q.database is not None and q.schema is not None
-        if session and (qualified.database, qualified.schema) == (q.database, q.schema):
-            return temp
-        made_at = temp.table.database is not None and temp.table.schema is not None
-        if made_at and qualified == temp.table:
-            return temp
-    return None
-
-
-def _unshadowed(
-    tables: Iterable[TableRef],
-    q: HexQuery,
-    sql: str,
-    temps: Sequence[SessionTemp],
-    warehouse: str,
-    ev: Evidence,
-) -> tuple[TableRef, ...]:
-    """`tables` (as written) qualified from `q`'s context, less the reads of the project's
-    temporary tables, which are recorded on `ev` for the report."""
-    out = []
-    for read in tables:
-        (table,) = sql_tables.qualify(
-            [read], warehouse=warehouse, database=q.database, schema=q.schema
-        )
-        temp = shadowing(read, table, q, sql, temps, warehouse)
-        if temp is None:
-            out.append(table)
-        else:
-            ev.shadowed.add((table, temp.table, _text_hash(temp.sql)))
-    return tuple(out)
-
-
-def _text_hash(sql: str) -> str:
-    """How `report` names a text: the first 12 hex digits of its SHA-256 (comment stripped)."""
-    return hashlib.sha256(sql.encode("utf-8", "surrogatepass")).hexdigest()[:12]
-
-
 def qualify_reads(
     kept: Sequence[tuple[HexQuery, str, str]],
     parsed: Mapping[str, sql_tables.Extraction],
@@ -586,7 +495,9 @@ def gather_evidence(
                         unparsed_examples.append(f"{pid}: {ext.error}")
             if ext.tables:
                 done = qualified[(sql, q.database, q.schema)]
-                kept_tables = _unshadowed(ext.tables, q, sql, own, warehouse, ev) if own else done
+                kept_tables = (
+                    unshadow(ext.tables, q, sql, own, warehouse, ev.shadowed) if own else done
+                )
                 ev.tables.update(kept_tables)
                 if columns:
                     ev.reads.add((sql, q.database, q.schema, kept_tables))
@@ -601,7 +512,7 @@ def gather_evidence(
         if extra:
             named = [t for t in (parse_table_name(x, warehouse) for x in extra) if t]
             if own:  # other evidence does not say in which order a text read: no skip
-                ev.tables.update(_unshadowed(named, q, "", own, warehouse, ev))
+                ev.tables.update(unshadow(named, q, "", own, warehouse, ev.shadowed))
             else:
                 ev.tables.update(
                     sql_tables.qualify(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hex_exposures import pipeline, report
+from hex_exposures import pipeline, report, temp_tables
 from hex_exposures.records import HexProject, HexQuery, Settings, TableRef
 from tests.manifest_factory import manifest, model
 
@@ -61,7 +61,7 @@ def test_a_temp_table_shadows_the_projects_reads_in_other_texts() -> None:
     assert [s["table"] for s in alpha.shadowed] == ["ANALYTICS.MARTS.ORDERS"]
     (note,) = alpha.shadowed
     assert note["temp_table"] == "ANALYTICS.MARTS.ORDERS"
-    assert note["created_in"] == pipeline._text_hash(CREATE)
+    assert note["created_in"] == temp_tables.text_hash(CREATE)
     text = report.report_text(result.report)
     assert (
         "temp table      ANALYTICS.MARTS.ORDERS (the project's temporary table "
@@ -138,10 +138,12 @@ def test_session_temps_collects_per_project() -> None:
         (_q(B, "select 1"), B, "select 1"),
     ]
     parsed = pipeline.extract_tables(kept, "snowflake", None, pipeline.extract_distinct)
-    temps = pipeline.session_temps(kept, parsed, "snowflake")
+    temps = temp_tables.session_temps(kept, parsed, "snowflake")
     assert list(temps) == [A]
     (temp,) = temps[A]
-    assert temp == pipeline.SessionTemp("ORDERS", TableRef("ANALYTICS", "MARTS", "ORDERS"), CREATE)
+    assert temp == temp_tables.SessionTemp(
+        "ORDERS", TableRef("ANALYTICS", "MARTS", "ORDERS"), CREATE
+    )
 
 
 def test_report_quotes_names_that_would_not_fold_and_says_why_a_node_is_no_target() -> None:
@@ -195,7 +197,7 @@ def test_other_evidence_of_a_temp_tables_columns_is_dropped() -> None:
     kept = [(_q(A, CREATE), A, CREATE), (evidence, A, "")]
     parsed = pipeline.extract_tables(kept, "snowflake", None, pipeline.extract_distinct)
     qualified = pipeline.qualify_reads(kept, parsed, "snowflake")
-    temps = pipeline.session_temps(kept, parsed, "snowflake")
+    temps = temp_tables.session_temps(kept, parsed, "snowflake")
     gathered = pipeline.gather_evidence(kept, parsed, "snowflake", qualified, temps, columns=True)
     assert {c.table.name for c in gathered.evidence[A].columns} == {"CUSTOMERS"}
     without = pipeline.gather_evidence(kept, parsed, "snowflake", qualified, {}, columns=True)
