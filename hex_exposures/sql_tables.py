@@ -48,7 +48,7 @@ MAX_DEPTH = 128  # parentheses deeper than this: refused (BigQuery parses nestin
 # `x[1][2]...`: sqlglotc's parser recurses once per subscript on the C stack, past Python's
 # recursion limit, and crashes the process near 80,000 of them (8 MiB stack).
 MAX_SUBSCRIPTS = 2_000
-_VERSION = "2"  # bump when extraction changes, so cached results from older runs are unused
+_VERSION = "3"  # bump when extraction changes, so cached results from older runs are unused
 
 
 class Extraction(NamedTuple):
@@ -122,6 +122,8 @@ _FORMAT_SKIP = frozenset({"format", "pattern"})
 _NAMED_TABLE_SKIP = frozenset({"this", "db", "catalog", "alias"}) | _FORMAT_SKIP
 # Only these children of CREATE are reads: `CREATE TABLE t AS <query>`.
 _CREATE_READS = frozenset({"expression", "with_"})
+# `CREATE TABLE t CLONE src` copies src's data: a read (a schema or database clone is not).
+_CREATE_TABLE_READS = _CREATE_READS | {"clone"}
 # Statements that read no table data (DDL on a target, session and metadata commands).
 _NO_READS = _kinds(
     "Drop Undrop Alter Describe TruncateTable Use Grant Revoke Comment Analyze Refresh Uncache Show"
@@ -501,7 +503,8 @@ def _reads(statement: exp.Expr, ctx: _Context) -> list[TableRef]:
                 found.append(named)
             skip = _NAMED_TABLE_SKIP if isinstance(node.this, exp.Identifier) else _FORMAT_SKIP
         elif kind is exp.Create:
-            skip = frozenset(node.args) - _CREATE_READS
+            reads = _CREATE_READS if node.kind != "TABLE" else _CREATE_TABLE_READS
+            skip = frozenset(node.args) - reads
         elif kind is exp.Command:  # raw text inside a statement: its reads are unknown
             raise _Unsupported(f"unsupported statement {str(node.this).upper()!r}")
         if kind in _WITH_OWNERS:
@@ -582,6 +585,10 @@ def _named(node: exp.Expr, ctx: _Context, scope: _Scope | None = None) -> TableR
             return None  # Snowflake `FROM 's3://...'`, `'@stage/path'`: a location
         # IDENTIFIER('db.s.t') and Snowflake TABLE('db.s.t') name a table in a string.
         literal = this.this if isinstance(this, exp.DynamicIdentifier) else this
+        if isinstance(literal, exp.Parameter | exp.Placeholder) and isinstance(node, exp.Table):
+            # IDENTIFIER($v), IDENTIFIER(:v): the table is a session variable's value, which
+            # the text does not say; reading nothing here would be a partial answer.
+            raise _Unsupported("a table named by a variable")
         if not isinstance(literal, exp.Literal) or not literal.is_string:
             return None
         value = str(literal.this).strip()
