@@ -503,7 +503,7 @@ def _reads(statement: exp.Expr, ctx: _Context) -> list[TableRef]:
                 found.append(named)
             skip = _NAMED_TABLE_SKIP if isinstance(node.this, exp.Identifier) else _FORMAT_SKIP
         elif kind is exp.Create:
-            reads = _CREATE_READS if node.kind != "TABLE" else _CREATE_TABLE_READS
+            reads = _CREATE_READS if node.args.get("kind") != "TABLE" else _CREATE_TABLE_READS
             skip = frozenset(node.args) - reads
         elif kind is exp.Command:  # raw text inside a statement: its reads are unknown
             raise _Unsupported(f"unsupported statement {str(node.this).upper()!r}")
