@@ -18,11 +18,11 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeGuard
 
 import click
 
-from . import __version__, config, files, pipeline, safety
+from . import __version__, config, files, safety
 from .cli_options import (
     config_option,
     format_option,
@@ -43,6 +43,10 @@ from .cli_options import (
 )
 from .errors import ConfigError, DbtError, HexExposuresError, ManifestError
 from .records import AUTO_USER, HexProject, HexQuery, Settings
+
+if TYPE_CHECKING:
+    from . import pipeline
+    from .last_run import Hit, LastRun, Seen
 
 log = logging.getLogger("hex_exposures")
 _SECRETS: set[str] = set()
@@ -251,6 +255,8 @@ def _progress(settings: Settings) -> Callable[[str], None] | None:
 
 def gather(settings: Settings, *, need_manifest: bool = True) -> Inputs:
     """Read the manifest, then Hex projects and queries (snapshot or live). Writes nothing."""
+    from . import pipeline
+
     hex_url = settings.hex_url
     snap = None
     if settings.from_snapshot:
@@ -315,6 +321,7 @@ def hex_users(
 def _live(
     settings: Settings, manifest: Mapping[str, Any]
 ) -> tuple[list[HexProject], list[HexQuery], str, str | None, tuple[str, ...]]:
+    from . import pipeline
     from .hex_cache import cache_path
     from .manifest import build_index
     from .sources import open_hex, open_warehouse, preflight_warehouse
@@ -358,27 +365,35 @@ def _live(
 
 
 def compute(
-    settings: Settings, *, writes: bool = False
-) -> tuple[Inputs, files.Existing, pipeline.RunResult]:
+    settings: Settings,
+    *,
+    writes: bool = False,
+    needs: Sequence[str] = ("report", "exposures"),
+) -> tuple[Inputs, files.Existing, pipeline.RunResult | Hit]:
     """Run the pipeline on the inputs `settings` name.
 
     A `--from-snapshot` run whose inputs are byte for byte the last run's gets the last
-    answer without reading them (last_run.py); then `Inputs` holds the paths only (no
-    manifest, projects or queries). `writes`: the command writes the file it computes
-    (sync), so the answer against that file is worked out too, for the next run.
+    answer without reading them (last_run.py): a `last_run.Hit` with the parts in `needs`
+    read, the file it was worked out against unread (`Existing` holds its digest only), and
+    `Inputs` with the paths only (no manifest, projects or queries). `writes`: the command
+    writes the file it computes (sync), so the answer against that file is worked out too,
+    for the next run.
     """
-    from .parallel import parallel_columns, parallel_extractor
-    from .parse_cache import DIRNAME, ParseCache
+    from .last_run import DIRNAME
 
     target = files.read_dbt_project(settings.project_dir).target_path
     folder = os.path.join(settings.project_dir, target, DIRNAME)
-    last = _last_run(settings, folder)
+    last = _last_run(settings, folder, needs)
     if last is not None and last.hit is not None:
         return last.inputs, last.existing, last.hit
+    from . import pipeline
+    from .parallel import parallel_columns, parallel_extractor
+    from .parse_cache import ParseCache
+
     inputs = gather(settings)
     # The inputs live until the process ends: keep the collector from rescanning them.
     gc.freeze()
-    existing = last.existing if last is not None else files.read_existing(inputs.output)
+    existing = files.read_existing(inputs.output)
     # Parses persist under <target-path>/ (safe to delete); large batches use every core.
     cache = ParseCache.for_project(settings.project_dir, target)
     # What the exposures file said when last written: an unchanged file is not parsed again.
@@ -417,15 +432,15 @@ def compute(
 
 
 class _Last(NamedTuple):
-    memo: Any  # last_run.LastRun
+    memo: LastRun
     key: str
-    seen: Mapping[str, Any]  # path -> last_run.Seen
-    existing: files.Existing
-    hit: pipeline.RunResult | None
+    seen: Mapping[str, Seen]
+    existing: files.Existing  # on a hit, the digest only
+    hit: Hit | None
     inputs: Inputs
 
 
-def _last_run(settings: Settings, folder: str) -> _Last | None:
+def _last_run(settings: Settings, folder: str, needs: Sequence[str]) -> _Last | None:
     """The last-run memo for a run from a snapshot (not with --parse: dbt rewrites inputs)."""
     if not settings.from_snapshot or settings.parse:
         return None
@@ -437,16 +452,18 @@ def _last_run(settings: Settings, folder: str) -> _Last | None:
     seen = memo.seen(
         [settings.from_snapshot, manifest_path, *([catalog] if settings.columns else [])]
     )
+    # How the answer is shown (format, verbosity) is no part of it: sync, check and report
+    # share one entry, and `--verbose` after a quiet run is a hit.
+    shown = settings._replace(format="text", verbose=False, quiet=False)
     parts = {
-        "settings": repr(settings),
+        "settings": repr(shown),
         "manifest": manifest_path,
         "output": output,
         "cwd": os.getcwd(),
         "restricted": sorted(files.restricted_packages(settings.project_dir)),
     }
     key = last_run.run_key(parts, seen)
-    existing = files.read_existing(output)
-    hit = memo.look_up(key, existing.text, existing.digest)
+    hit = memo.look_up(key, output, needs=needs)
     if hit is not None:
         _warn_if_stale(settings, manifest_path, output, dbt)
         log.debug("inputs unchanged since the last run: its answer is reused")
@@ -458,9 +475,10 @@ def _last_run(settings: Settings, folder: str) -> _Last | None:
         projects=(),
         queries=(),
         warehouse=hit.warehouse if hit else "",
-        workspace=hit.report.workspace if hit else None,
+        workspace=hit.head.workspace if hit else None,
         hex_url=settings.hex_url,
     )
+    existing = files.Existing(None, hit.digest if hit else None)
     return _Last(memo, key, seen, existing, hit, inputs)
 
 
@@ -512,23 +530,39 @@ def sync(table: bool | None, **kwargs: Any) -> int:
     Runs the pipeline: manifest, Hex projects, warehouse query history, dbt nodes.
     """
     settings = settings_from(kwargs)
-    inputs, existing, result = compute(settings, writes=True)
-    from . import report
-
-    for line in result.report.renamed:
-        log.warning("renamed %s", line)
-    for line in result.warnings:
-        log.warning("%s", line)
-    written = files.write_if_changed(inputs.output, result.text, existing)
-    summary = report.changes_text(report.changes(existing.text, result.text))
-    if written:
-        log.info("wrote %s: %s", inputs.output_display, summary)
-    else:
+    table = table if table is not None else (sys.stdout.isatty() and not settings.quiet)
+    inputs, existing, result = compute(settings, writes=True, needs=("exposures",) if table else ())
+    if _is_hit(result):  # the file holds this answer already: nothing to write or compare
+        for line in result.head.renamed:
+            log.warning("renamed %s", line)
+        for line in result.warnings:
+            log.warning("%s", line)
         log.info("%s is up to date", inputs.output_display)
-    log.info("%s", report.summary_line(result.report))
-    if table if table is not None else (sys.stdout.isatty() and not settings.quiet):
+        log.info("%s", result.head.summary)
+    else:
+        from . import report
+
+        for line in result.report.renamed:
+            log.warning("renamed %s", line)
+        for line in result.warnings:
+            log.warning("%s", line)
+        written = files.write_if_changed(inputs.output, result.text, existing)
+        summary = report.changes_text(report.changes(existing.text, result.text))
+        if written:
+            log.info("wrote %s: %s", inputs.output_display, summary)
+        else:
+            log.info("%s is up to date", inputs.output_display)
+        log.info("%s", report.summary_line(result.report))
+    if table:
+        from . import report
+
         click.echo(report.exposures_table(result.exposures, style=_style()))
     return 0
+
+
+def _is_hit(result: pipeline.RunResult | Hit) -> TypeGuard[Hit]:
+    """A remembered answer (`last_run.Hit`), told apart without importing the pipeline."""
+    return hasattr(result, "head")
 
 
 _offline_option = click.option(
@@ -545,20 +579,24 @@ def check(offline: bool, **kwargs: Any) -> int:
 
     Runs what sync runs, writes nothing; prints a unified diff and a summary on stdout.
     """
-    from . import report
-
     settings = settings_from(kwargs)
     problems: list[str] = []
     warnings: list[str] = []  # listed with the problems; they do not make the file differ
+    new_text: str | None = None  # None: the remembered answer, which the file holds
     if offline and not settings.from_snapshot:
         path, existing, new_text, problems = _offline(settings)
         warnings = _keep_warnings(existing.text, path)
     else:
-        inputs, existing, result = compute(settings)
-        path, new_text = inputs.output_display, result.text
-        warnings = list(result.warnings)
-    diff = report.unified_diff(existing.text, new_text, path=path)
-    items = report.changes(existing.text, new_text) if diff else []
+        inputs, existing, result = compute(settings, needs=())
+        path, warnings = inputs.output_display, list(result.warnings)
+        new_text = None if _is_hit(result) else result.text
+    diff: str = ""
+    items: list[Any] = []
+    if new_text is not None:
+        from . import report
+
+        diff = report.unified_diff(existing.text, new_text, path=path)
+        items = report.changes(existing.text, new_text) if diff else []
     differs = bool(diff or problems)
     if settings.format == "json":
         counts = {k: sum(1 for c in items if c.kind == k) for k in ("added", "removed", "changed")}
@@ -578,6 +616,8 @@ def check(offline: bool, **kwargs: Any) -> int:
         for line in problems:
             show(line)
         if diff:
+            from . import report
+
             click.echo(_colour_diff(safety.terminal_text(scrub(diff))), nl=False)
             show(report.changes_text(items))
         hint = "fix the file by hand" if offline and not settings.from_snapshot else ""
@@ -601,6 +641,7 @@ def _keep_warnings(text: str | None, path: str) -> list[str]:
 
 def _offline(settings: Settings) -> tuple[str, files.Existing, str, list[str]]:
     """check --offline without a snapshot: the file against the manifest, no network."""
+    from . import pipeline
     from .validate import offline_expected
 
     manifest, _manifest_path, output = _load_manifest(settings)
@@ -699,7 +740,7 @@ def report_command(settings: Settings) -> int:
     """Per Hex project: dbt nodes, unmatched tables, query counts."""
     from . import report
 
-    _inputs, _existing, result = compute(settings)
+    _inputs, _existing, result = compute(settings, needs=("report",))
     if settings.format == "json":
         show(report.report_json(result.report), json_doc=True)
     else:

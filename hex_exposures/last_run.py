@@ -1,22 +1,26 @@
 """The last run's answer, so a run whose inputs are those of the last one reads none of them.
 
-Beside the parse cache, ``<target-path>/hex_exposures_parse_cache/last_run.pickle`` holds an
-entry per recent set of settings (`KEEP`): a digest of everything a `--from-snapshot` run reads (this code and the versions of
-what it runs on, the settings, the snapshot, manifest and catalog bytes, the project paths
-and restricted packages), the digest of the exposures file the answer was worked out
-against, and the answer (`pipeline.RunResult`, its text left out: on a hit the file already
-holds it). Any input that differs by a byte is a miss, and the run reads everything.
+Beside the parse cache, ``<target-path>/hex_exposures_parse_cache/last_run.msgpack`` is a
+small index with an entry per recent set of settings (`KEEP`): a digest of everything a
+`--from-snapshot` run reads (this code and the versions of what it runs on, the settings,
+the snapshot, manifest and catalog bytes, the project paths and restricted packages), the
+digest of the exposures file the answer was worked out against, and what `sync` and `check`
+print on a hit (warehouse, warnings, renames, the summary line). The rest of the answer
+(`pipeline.RunResult` without its text: on a hit the file already holds it) lies in two
+files per entry, ``last_run.<id>.report`` and ``last_run.<id>.exposures``, read only by a
+command that shows them (`report`, `sync --table`): a hit of `sync` or `check` reads
+kilobytes and imports neither sqlglot nor the YAML code. Any input that differs by a byte
+is a miss, and the run reads everything.
 
-Big inputs are recognised by their content digest (sha256), or, when the file's stat
-signature (device, inode, size, mtime and ctime to the nanosecond) is the one recorded and
-was already settled then (its ctime over `SETTLED` seconds before the entry was written, so
-a rewrite within the same clock tick cannot pass for it), without reading them: ctime
-changes with every write and cannot be set back.
+Big inputs are recognised by their content digest (sha256, streamed), or, when the file's
+stat signature (device, inode, size, mtime and ctime to the nanosecond) is the one recorded
+and was already settled then (its ctime over `SETTLED` seconds before the entry was
+written, so a rewrite within the same clock tick cannot pass for it), without reading
+them: ctime changes with every write and cannot be set back.
 
-The file is MessagePack read by msgspec into the record types themselves (data only: a planted
-file cannot run code, and one that does not fit the types is refused); an unreadable or
-foreign file is a miss (debug line), never an error. Only the matching entry's result is
-decoded: 1.0 s for 20,000 projects and 18,582 exposures with their columns (pickle: 1.7 s).
+The files are MessagePack read by msgspec into the record types themselves (data only: a
+planted file cannot run code, and one that does not fit the types is refused); an
+unreadable or foreign file is a miss (debug line), never an error.
 """
 
 from __future__ import annotations
@@ -31,20 +35,24 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
 from . import __version__
 from .bulk import gc_paused
-from .pipeline import RunResult
+from .records import Exposure
+
+if TYPE_CHECKING:
+    from .pipeline import Report, RunResult
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2
+FORMAT = 3  # 3: a small index, the answer's bodies in files of their own
+DIRNAME = "hex_exposures_parse_cache"  # parse_cache.DIRNAME: the memo lies beside the cache
 FILENAME = "last_run.msgpack"
-KEEP = 2  # entries: sync and check (other settings) each keep theirs
+KEEP = 2  # entries: two sets of settings (say, with and without --no-columns) keep theirs
 SETTLED = 2.0  # seconds: a file changed more recently than this is always read and digested
 _DEPENDENCIES = ("sqlglot", "PyYAML", "ruamel.yaml", "msgspec")
 
@@ -74,12 +82,23 @@ class Seen(NamedTuple):
     digest: str | None
 
 
+class Head(NamedTuple):
+    """What `sync` and `check` print from a remembered answer: all a hit of theirs reads."""
+
+    warehouse: str
+    workspace: str | None
+    warnings: tuple[str, ...]
+    renamed: tuple[str, ...]  # `Report.renamed`
+    summary: str  # `report.summary_line` of the report
+
+
 class _Entry(NamedTuple):
     key: str
     files: dict[str, Seen]
     written_at: int  # time.time_ns() when remembered
     existing: str  # sha256 of the exposures file the result was worked out against
-    result: msgspec.Raw  # a RunResult, decoded only when it is the one asked for
+    head: Head
+    body: str  # the bodies' id: last_run.<body>.report and last_run.<body>.exposures
 
 
 class _File(NamedTuple):
@@ -88,8 +107,78 @@ class _File(NamedTuple):
 
 
 _FILE = msgspec.msgpack.Decoder(_File)
-_RESULT = msgspec.msgpack.Decoder(RunResult)
+_EXPOSURES = msgspec.msgpack.Decoder(tuple[str, tuple[Exposure, ...]])
 _ENCODER = msgspec.msgpack.Encoder()
+_PARTS = ("report", "exposures")
+
+
+class BodyError(Exception):
+    """A remembered body that is missing, damaged or not the entry's (the caller runs)."""
+
+
+class Hit:
+    """The last answer: its head at once, the report and exposures read when first asked for.
+
+    Quacks like `pipeline.RunResult` (`text`, `exposures`, `report`, `warehouse`,
+    `warnings`); `text` is the exposures file, read only if asked for (on a hit it already
+    holds the answer's text)."""
+
+    def __init__(self, folder: str, entry: _Entry, output: str) -> None:
+        self._folder, self._entry, self._output = folder, entry, output
+        self.head = entry.head
+        self.digest = entry.existing  # of the exposures file, which holds the answer
+        self.warehouse = entry.head.warehouse
+        self.warnings = entry.head.warnings
+
+    def _body(self, part: str, decoder: msgspec.msgpack.Decoder[Any]) -> Any:
+        path = _body_path(self._folder, self._entry.body, part)
+        try:
+            with open(path, "rb") as f:
+                raw = f.read()
+            with gc_paused():  # a million small records, no cycles
+                body, value = decoder.decode(raw)
+                gc.freeze()  # and kept to the end: later collections skip them
+        except (OSError, msgspec.DecodeError, msgspec.ValidationError) as err:
+            raise BodyError(f"{path}: {err}") from err
+        if body != self._entry.body:
+            raise BodyError(f"{path}: another entry's")
+        return value
+
+    @functools.cached_property
+    def report(self) -> Report:
+        return self._body("report", _report_decoder())
+
+    @functools.cached_property
+    def exposures(self) -> tuple[Exposure, ...]:
+        return self._body("exposures", _EXPOSURES)
+
+    @functools.cached_property
+    def text(self) -> str:
+        from .files import read_existing
+
+        return read_existing(self._output).text or ""
+
+    def result(self) -> RunResult:
+        """The whole answer, every part read."""
+        from .pipeline import RunResult
+
+        return RunResult(self.text, self.exposures, self.report, self.warehouse, self.warnings)
+
+    def load(self, parts: Iterable[str]) -> None:
+        """Read `parts` ("report", "exposures") now; `BodyError` if one cannot be read."""
+        for part in parts:
+            getattr(self, part)
+
+
+@functools.cache
+def _report_decoder() -> msgspec.msgpack.Decoder[Any]:
+    from .pipeline import Report  # sqlglot and the rest: only for a command that shows it
+
+    return msgspec.msgpack.Decoder(tuple[str, Report])
+
+
+def _body_path(folder: str, body: str, part: str) -> str:
+    return os.path.join(folder, f"last_run.{body}.{part}")
 
 
 def _signature(path: str) -> tuple[int, ...] | None:
@@ -114,10 +203,11 @@ def text_digest(text: str | None) -> str | None:
 
 
 class LastRun:
-    """The memo file: `look_up` on the way in, `remember` on the way out."""
+    """The memo: `look_up` on the way in, `remember` on the way out."""
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self.folder = os.path.dirname(os.path.abspath(path))
         self._entries: list[_Entry] = []  # newest first
         try:
             with open(path, "rb") as f:
@@ -156,56 +246,73 @@ class LastRun:
         return None
 
     def look_up(
-        self, key: str, existing: str | None, digest: str | None = None
-    ) -> RunResult | None:
-        """The last answer when `key` and the exposures file are those it was worked out for.
+        self, key: str, output: str, *, digest: str | None = None, needs: Sequence[str] = ()
+    ) -> Hit | None:
+        """The last answer when `key` and the exposures file at `output` are those it was
+        worked out for, with `needs` ("report", "exposures") read; else None.
 
-        `digest`: the file's sha256 when the caller has it (`files.Existing.digest`)."""
-        if existing is None:
+        `digest`: the file's sha256 when the caller has it (else the file is streamed)."""
+        entries = [e for e in self._entries if e.key == key]
+        if not entries:
+            return None
+        digest = digest or _file_digest(output)
+        if digest is None:
             return None  # an answer is remembered only against the file that holds it
-        digest = digest or text_digest(existing)
-        for entry in self._entries:
-            if entry.key != key or entry.existing != digest:
+        for entry in entries:
+            if entry.existing != digest:
                 continue
+            hit = Hit(self.folder, entry, output)
             try:
-                with gc_paused():  # a million small records, no cycles
-                    result = _RESULT.decode(entry.result)
-                    gc.freeze()  # and kept to the end: later collections skip them
-            except (msgspec.DecodeError, msgspec.ValidationError) as err:
-                log.debug("%s: ignored (%s)", self.path, err)
+                hit.load(needs)
+            except BodyError as err:
+                log.debug("ignored (%s)", err)
                 return None
-            self._entries = []  # the file's bytes are no longer needed
-            return result._replace(text=existing)
+            return hit
         return None
 
     def remember(
         self, key: str, files: Mapping[str, Seen], existing: str, result: RunResult
     ) -> None:
         """Keep `result` as the answer for `key` against the file holding `existing`."""
-        entry = _Entry(
-            key=key,
-            files=dict(files),
-            written_at=time.time_ns(),
-            existing=text_digest(existing) or "",
-            result=msgspec.Raw(_ENCODER.encode(result._replace(text=""))),
+        from .report import summary_line
+
+        digest = text_digest(existing) or ""
+        body = hashlib.sha256(f"{key}:{digest}".encode()).hexdigest()[:32]
+        head = Head(
+            warehouse=result.warehouse,
+            workspace=result.report.workspace,
+            warnings=tuple(result.warnings),
+            renamed=tuple(result.report.renamed),
+            summary=summary_line(result.report),
         )
+        entry = _Entry(key, dict(files), time.time_ns(), digest, head, body)
         others = [e for e in self._entries if e.key != key]
-        self._entries = [entry, *others][:KEEP]
-        folder = os.path.dirname(os.path.abspath(self.path))
-        tmp = None
+        kept = [entry, *others][:KEEP]
         try:
-            os.makedirs(folder, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".last_run.", suffix=".tmp", dir=folder)
-            with os.fdopen(fd, "wb") as f:
-                f.write(_ENCODER.encode(_File(FORMAT, self._entries)))
-            os.replace(tmp, self.path)
-            tmp = None
+            os.makedirs(self.folder, exist_ok=True)
+            # Bodies first, the index last: an index never names a body not yet written.
+            self._write(_body_path(self.folder, body, "report"), (body, result.report))
+            self._write(_body_path(self.folder, body, "exposures"), (body, result.exposures))
+            self._write(self.path, _File(FORMAT, kept))
         except (OSError, msgspec.EncodeError) as err:
             log.debug("%s: cannot write (%s)", self.path, err)
-        finally:
-            if tmp is not None:
+            return
+        before, self._entries = self._entries, kept
+        for dropped in {e.body for e in before} - {e.body for e in kept}:
+            for part in _PARTS:
                 with contextlib.suppress(OSError):
-                    os.unlink(tmp)
+                    os.unlink(_body_path(self.folder, dropped, part))
+
+    def _write(self, path: str, value: Any) -> None:
+        fd, tmp = tempfile.mkstemp(prefix=".last_run.", suffix=".tmp", dir=self.folder)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(_ENCODER.encode(value))
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
 
 def run_key(parts: Mapping[str, Any], files: Mapping[str, Seen]) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from hex_exposures import cli, files, last_run, pipeline
+from hex_exposures import cli, files, last_run, pipeline, report
 from tests.cli_test import OUT, copy_sample, run
 
 MEMO = Path("target") / "hex_exposures_parse_cache" / last_run.FILENAME
@@ -43,7 +43,7 @@ class Spy:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.prepared = 0
-        self.results: list[pipeline.RunResult] = []
+        self.results: list[pipeline.RunResult | last_run.Hit] = []
         real_prepare, real_compute = pipeline.prepare, cli.compute
 
         def prepare(*args: Any, **kwargs: Any) -> pipeline.Prepared:
@@ -102,7 +102,16 @@ def test_the_remembered_answer_is_what_a_full_run_gives(
     assert run(project, "sync", "--no-parse", capsys=capsys)[0] == 0  # computed again
     assert spy.prepared == 2
     remembered, computed = spy.results[1], spy.results[2]
-    assert remembered == computed
+    assert isinstance(remembered, last_run.Hit) and isinstance(computed, pipeline.RunResult)
+    assert remembered.result() == computed
+    # What a hit of sync or check prints without reading the rest.
+    assert remembered.head == last_run.Head(
+        warehouse=computed.warehouse,
+        workspace=computed.report.workspace,
+        warnings=computed.warnings,
+        renamed=computed.report.renamed,
+        summary=report.summary_line(computed.report),
+    )
 
 
 def _edit_snapshot(project: Path) -> None:
@@ -207,3 +216,60 @@ def test_the_file_digest_is_the_one_read_existing_gives(tmp_path: Path) -> None:
     path.write_bytes("\ufeffexposures: []  # é\r\n".encode())
     read = files.read_existing(str(path))
     assert read.text is not None and last_run.text_digest(read.text) == read.digest
+
+
+def _bodies(project: Path) -> list[Path]:
+    return sorted((project / MEMO).parent.glob("last_run.*.*"))
+
+
+def test_a_hit_of_sync_or_check_reads_the_index_only(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spy = Spy(monkeypatch)
+    assert run(project, "sync", "--no-parse", capsys=capsys)[0] == 0
+    written = (project / OUT).read_bytes()
+    summary = run(project, "sync", "--no-parse", capsys=capsys)[2]
+    assert spy.prepared == 1
+    bodies = _bodies(project)
+    assert {p.suffix for p in bodies} == {".report", ".exposures"}
+    for path in bodies:
+        path.unlink()  # a hit that needed them would have to run the pipeline
+    code, out, err = run(project, "sync", "--no-parse", capsys=capsys)
+    assert code == 0 and err == summary and "up to date" in err
+    assert spy.prepared == 1
+    assert (project / OUT).read_bytes() == written
+    # `report` shows the remembered report: without its body that is a miss, not a crash.
+    code, out, _ = run(project, "report", "--no-parse", capsys=capsys)
+    assert code == 0 and spy.prepared == 2 and out
+
+
+def test_report_from_the_memo_is_the_computed_one(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spy = Spy(monkeypatch)
+    assert run(project, "sync", "--no-parse", capsys=capsys)[0] == 0
+    remembered = run(project, "report", "--no-parse", "--format", "json", capsys=capsys)
+    shown = run(project, "sync", "--no-parse", "--table", "--verbose", capsys=capsys)
+    assert spy.prepared == 1  # how an answer is shown is no part of the key
+    assert shown[0] == 0 and "hex_" in shown[1]
+    (project / MEMO).unlink()
+    computed = run(project, "report", "--no-parse", "--format", "json", capsys=capsys)
+    assert spy.prepared == 2
+    assert remembered == computed and json.loads(remembered[1])
+
+
+def test_a_dropped_entry_takes_its_bodies_along(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for args in ((), ("--no-columns",), ("--include-context", "*"), ()):
+        assert run(project, "sync", "--no-parse", *args, capsys=capsys)[0] == 0
+    memo = last_run._FILE.decode((project / MEMO).read_bytes())
+    assert len(memo.entries) == last_run.KEEP
+    kept = {f"last_run.{e.body}.{part}" for e in memo.entries for part in last_run._PARTS}
+    assert {p.name for p in _bodies(project)} == kept
+
+
+def test_the_memo_lies_beside_the_parse_cache() -> None:
+    from hex_exposures import parse_cache
+
+    assert last_run.DIRNAME == parse_cache.DIRNAME
