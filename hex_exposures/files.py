@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import os
 import secrets
@@ -14,6 +13,8 @@ import tempfile
 import time
 from collections.abc import Mapping
 from typing import Any, NamedTuple
+
+import msgspec
 
 from .bulk import json_from_bytes
 from .errors import ConfigError, ExposuresFileError, ManifestError
@@ -256,23 +257,30 @@ class JsonMemo:
     def __init__(self, path: str) -> None:
         self.path = path
         self.data: dict[str, Any] = {}
+        raw = b""
         try:
-            with open(path, encoding="utf-8") as f:
-                loaded = json.load(f)
+            with open(path, "rb") as f:
+                raw = f.read()
+            loaded = msgspec.json.decode(raw)
             if isinstance(loaded, dict):
                 self.data = loaded
-        except (OSError, ValueError, RecursionError) as err:
+        except (OSError, ValueError, RecursionError, msgspec.DecodeError) as err:
             log.debug("%s: ignored (%s)", path, err)
-        self._saved = json.dumps(self.data, sort_keys=True)
+        # What is on disk, as a digest: at 1x the document is 79 MB of text.
+        self._saved = hashlib.sha256(raw).digest()
 
     def save(self) -> bool:
-        text = json.dumps(self.data, sort_keys=True)
-        if text == self._saved:
+        data = _MEMO_ENCODER.encode(self.data)
+        digest = hashlib.sha256(data).digest()
+        if digest == self._saved:
             return False
-        if not replace_quietly(self.path, text.encode("utf-8"), prefix=".memo."):
+        if not replace_quietly(self.path, data, prefix=".memo."):
             return False
-        self._saved = text
+        self._saved = digest
         return True
+
+
+_MEMO_ENCODER = msgspec.json.Encoder(order="sorted")  # equal data, equal bytes
 
 
 def replace_quietly(path: str, data: bytes, *, prefix: str) -> bool:

@@ -135,3 +135,34 @@ def test_it_behaves_as_a_mapping(tmp_path) -> None:
         cache["k"]
     with pytest.raises(KeyError):
         del cache["k"]
+
+
+def test_columns_and_temps_come_back_as_they_went_in(tmp_path) -> None:
+    from hex_exposures import sql_columns
+
+    path = str(tmp_path / "parse_cache.sqlite3")
+    orders = TableRef("ANALYTICS", "MARTS", "FCT_ORDERS")
+    values = {
+        "e": sql_tables.Extraction((orders,), None, (TableRef("", "", "TMP"),)),
+        "u": sql_tables.Extraction((), "unparsed: x"),
+        "c": sql_columns.Columns((sql_columns.ColumnRef(orders, "AMOUNT"),), None),
+    }
+    cache = ParseCache(path)
+    cache.update(values)
+    assert cache.save()
+    again = ParseCache(path)
+    assert {k: again[k] for k in values} == values
+    assert type(again["c"]) is sql_columns.Columns and type(again["e"]) is sql_tables.Extraction
+
+
+@pytest.mark.parametrize("value", [b"", b"E", b"X\x90", b"E\x92\xa1a\xc0", b"C\xc1"])
+def test_a_value_that_does_not_fit_its_type_is_a_miss(tmp_path, value) -> None:
+    path = str(tmp_path / "parse_cache.sqlite3")
+    _filled(path, SQL)
+    key = sql_tables.cache_key(SQL, "snowflake")
+    con = sqlite3.connect(path)
+    con.execute("UPDATE entries SET value = ? WHERE key = ?", (value, key))
+    con.commit()
+    con.close()
+    cache = ParseCache(path)
+    assert key in cache and cache.get(key) is None and key not in cache
