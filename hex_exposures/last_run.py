@@ -297,11 +297,22 @@ class LastRun:
         except (OSError, msgspec.EncodeError) as err:
             log.debug("%s: cannot write (%s)", self.path, err)
             return
-        before, self._entries = self._entries, kept
-        for dropped in {e.body for e in before} - {e.body for e in kept}:
-            for part in _PARTS:
+        self._entries = kept
+        self._sweep({f"last_run.{e.body}.{part}" for e in kept for part in _PARTS})
+
+    def _sweep(self, live: set[str]) -> None:
+        """Remove bodies no entry names (dropped, or left by a lost or damaged index) and the
+        pickle of format 1."""
+        try:
+            names = os.listdir(self.folder)
+        except OSError:
+            return
+        for name in names:
+            if name in live or not name.startswith("last_run."):
+                continue
+            if name == "last_run.pickle" or name.endswith((".report", ".exposures")):
                 with contextlib.suppress(OSError):
-                    os.unlink(_body_path(self.folder, dropped, part))
+                    os.unlink(os.path.join(self.folder, name))
 
     def _write(self, path: str, value: Any) -> None:
         fd, tmp = tempfile.mkstemp(prefix=".last_run.", suffix=".tmp", dir=self.folder)

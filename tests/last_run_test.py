@@ -261,8 +261,14 @@ def test_report_from_the_memo_is_the_computed_one(
 def test_a_dropped_entry_takes_its_bodies_along(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for args in ((), ("--no-columns",), ("--include-context", "*"), ()):
+    folder = (project / MEMO).parent
+    for i, args in enumerate(((), ("--no-columns",), ("--include-context", "*"), ())):
         assert run(project, "sync", "--no-parse", *args, capsys=capsys)[0] == 0
+        if i == 1:  # a lost index leaves its bodies behind, and the old pickle lingers
+            (project / MEMO).unlink()
+            (folder / "last_run.pickle").write_bytes(b"old")
+    assert {p.name for p in folder.iterdir()} >= {"parse_cache.sqlite3", "run_memo.json"}
+    assert not (folder / "last_run.pickle").exists()
     memo = last_run._FILE.decode((project / MEMO).read_bytes())
     assert len(memo.entries) == last_run.KEEP
     kept = {f"last_run.{e.body}.{part}" for e in memo.entries for part in last_run._PARTS}
