@@ -17,8 +17,9 @@ list of (start, end, new text) edits applied. Read top to bottom, `merge` does:
    changes, is first written out in the same exposure (the anchored value's own bytes, in
    the file's indentation), and the merge runs on that text; an anchor whose value must
    change and that another exposure aliases is refused (the file's line and column);
-6. apply the edits and read the result back with PyYAML: every tool field must read as
-   meant, every person's value as before; any difference raises instead of writing.
+6. apply the edits and check that the result reads, as PyYAML reads it, with every tool
+   field as meant and every person's value as before; any difference raises instead of
+   writing (`yaml_verify`: the items the edits did not touch are not read again).
 
 Comment lines belong to the line below them: when that line goes, they stay.
 """
@@ -35,11 +36,8 @@ from hex_exposures.yaml_alias import Site, reached, sites, uses_to_write_out, wr
 from hex_exposures.yaml_edit import Edit, exposure_edits
 from hex_exposures.yaml_plan import (
     BASE,
-    DROP,
     MARKER,
-    MISSING,
     ORDER,
-    Closed,
     Op,
     get,
     keep_entries,
@@ -47,7 +45,6 @@ from hex_exposures.yaml_plan import (
     pinned,
     plain_data,
     plan,
-    same,
     target,
     unknown_keep,
 )
@@ -61,6 +58,7 @@ from hex_exposures.yaml_spans import (
     tree,
 )
 from hex_exposures.yaml_text import Style, entry, lines_text
+from hex_exposures.yaml_verify import apply, bug, items_of, verify, verify_whole
 
 
 def header(layout: MetaLayout = "config") -> str:
@@ -101,7 +99,7 @@ def read_managed(
 ) -> dict[str, ManagedEntry]:
     """The managed exposures in the file, by Hex project id (the marker in either layout)."""
     out: dict[str, ManagedEntry] = {}
-    for item in _parse((text or "").removeprefix("\ufeff"), path).items:
+    for item in _items(text, path):
         if item.project_id is None:
             continue
         deps = item.data.get("depends_on")
@@ -118,6 +116,13 @@ def read_managed(
     return out
 
 
+def _items(text: str | None, path: str) -> list[Item]:
+    """The file's exposures as read: from the merge's own proof when it just wrote `text`."""
+    text = (text or "").removeprefix("\ufeff")
+    known = items_of(text)
+    return known if known is not None else _parse(text, path).items
+
+
 def _referenced_columns(data: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...]:
     for at in (("config", "meta"), ("meta",)):
         value = get(data, (*at, "referenced_columns"))
@@ -128,20 +133,19 @@ def _referenced_columns(data: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...
 
 def exposure_names(text: str | None, *, path: str) -> set[str]:
     """Every exposure name in the file, managed or not."""
-    items = _parse((text or "").removeprefix("\ufeff"), path).items
-    return {str(i.data["name"]) for i in items if "name" in i.data}
+    return {str(i.data["name"]) for i in _items(text, path) if "name" in i.data}
 
 
 def unmanaged_names(text: str | None, *, path: str) -> set[str]:
     """The names of the exposures in the file that the tool does not manage."""
-    items = _parse((text or "").removeprefix("\ufeff"), path).items
+    items = _items(text, path)
     return {str(i.data["name"]) for i in items if "name" in i.data and i.project_id is None}
 
 
 def keep_warnings(text: str | None, *, path: str, layout: MetaLayout = "config") -> list[str]:
     """One line per `keep` entry that names no field the tool fills (it pins nothing)."""
     out = []
-    for item in _parse((text or "").removeprefix("\ufeff"), path).items:
+    for item in _items(text, path):
         if item.project_id is not None:
             for bad in unknown_keep(item.data, layout):
                 out.append(
@@ -181,18 +185,20 @@ def merge(
         if not first:
             break
         try:  # aliases written out first (`yaml_alias`): the same data, other offsets
-            work = _parse(_apply(work.text, first, path), path)
+            work = _parse(apply(work.text, first, path)[0], path)
         except ExposuresFileError as exc:
-            raise _bug(path, str(exc)) from exc
+            raise bug(path, str(exc)) from exc
     else:
-        raise _bug(path, "aliases written out still reach the values to edit")
+        raise bug(path, "aliases written out still reach the values to edit")
     if work.items and all(p is None for p in plans) and not fresh:
         edits.append(Edit(*_after_colon(work, path), " []"))  # the list is left empty
     edits += _additions(work, plans, wanted, fresh, layout, path)
     edits += _header_moves(work, layout)
-    result = _apply(work.text, edits, path)
-    if result != doc.text:
-        _verify(result, exposures, doc, layout, path)
+    result, copied = apply(work.text, edits, path)
+    if result != doc.text and work is doc:
+        verify(result, copied, exposures, doc, dash=_dash_column(doc), layout=layout, path=path)
+    elif result != doc.text:  # aliases were written out: the offsets are another text's
+        verify_whole(result, exposures, doc, layout, path)
     return bom + result
 
 
@@ -463,134 +469,6 @@ def _value_end(doc: Doc) -> int:
 
 
 _EMPTY_VALUE = re.compile(r"[ \t]*(\[[ \t]*\]|~|null|Null|NULL)(?=[ \t]|\r|\n|$)")
-
-
-# --- 6. apply and verify ---------------------------------------------------------------------
-
-
-def _apply(text: str, edits: Sequence[Edit], path: str) -> str:
-    """Apply the edits; an insertion that falls inside a removal (a new exposure after one
-    that goes with the blank lines below it) goes where the removal ends, and two removals
-    may share blank lines. Any other overlap is a bug."""
-    ordered = sorted(edits, key=lambda e: (e.start, e.end, e.order))
-    out: list[str] = []
-    pos = 0
-    removing = False  # the last edit removed text only: another removal may overlap it
-    for e in ordered:
-        start = e.start
-        if start < pos:
-            if e.start != e.end and not (removing and not e.text):
-                raise _bug(path, f"two edits overlap at offset {e.start}")
-            start = pos
-        removing = not e.text
-        out.append(text[pos:start])
-        out.append(e.text)
-        pos = max(start, e.end)
-    out.append(text[pos:])
-    return "".join(out)
-
-
-def _bug(path: str, problem: str) -> ExposuresFileError:
-    return ExposuresFileError(
-        f"{path}: internal error, the merged file would not be read as intended: {problem}; "
-        "nothing was written, please report this"
-    )
-
-
-def _person_view(data: Mapping[str, Any], layout: MetaLayout) -> Any:
-    """An exposure without its tool-owned values: what a person wrote, for comparing."""
-    view: dict[str, Any] = {
-        k: v
-        for k, v in data.items()
-        if k
-        not in ("name", "label", "type", "maturity", "url", "description", "depends_on", "tags")
-    }
-    owner = view.get("owner")
-    if isinstance(owner, Mapping):
-        view["owner"] = {k: v for k, v in owner.items() if k not in ("name", "email")}
-    extras: dict[str, Any] = {}
-    for base in BASE.values():
-        holder = get(view, base) if base else view
-        if not isinstance(holder, Mapping):
-            continue
-        holder = dict(holder)
-        holder.pop("tags", None)
-        meta = holder.get("meta")
-        if isinstance(meta, Mapping):
-            meta = {k: v for k, v in meta.items() if k not in ("hex", "referenced_columns")}
-            mark = meta.pop("hex_exposures", None)
-            if isinstance(mark, Mapping):
-                extras.update({k: v for k, v in mark.items() if k not in ("managed", "project_id")})
-            holder["meta"] = meta
-        if base:
-            view[base[0]] = holder
-        else:
-            view = holder
-    view["\0marker"] = extras
-    return _no_empty(view)
-
-
-def _no_empty(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        out = {k: _no_empty(v) for k, v in value.items()}
-        return {k: v for k, v in out.items() if not (isinstance(v, dict) and not v)}
-    return value
-
-
-def _verify(
-    result: str, exposures: Sequence[Exposure], before: Doc, layout: MetaLayout, path: str
-) -> None:
-    """Read the result as dbt will and compare it with what was meant (a guard against bugs)."""
-    try:
-        after = _parse(result, path)
-    except ExposuresFileError as exc:
-        raise _bug(path, str(exc)) from exc
-    found = {i.project_id: i.data for i in after.items if i.project_id is not None}
-    if set(found) != {e.project_id for e in exposures}:
-        raise _bug(path, "the set of managed exposures differs")
-    old = {i.project_id: i.data for i in before.items if i.project_id is not None}
-    for e in exposures:
-        data = found[e.project_id]
-        was = old.get(e.project_id, {})
-        keep = keep_entries(was, layout)
-        for field, value in _leaves(target(e, layout, was, keep)):
-            have = get(data, field)
-            if value is not DROP and pinned(field, keep):
-                continue
-            if value is DROP and have is not MISSING:
-                raise _bug(path, f"{e.name}.{'.'.join(field)} is still there")
-            if isinstance(value, frozenset):
-                if not isinstance(have, Mapping) or set(have) != value:
-                    raise _bug(
-                        path, f"{e.name}.{'.'.join(field)} has other keys than {sorted(value)}"
-                    )
-                continue
-            if value is not DROP and not same(have, value):
-                raise _bug(path, f"{e.name}.{'.'.join(field)} reads {have!r}, not {value!r}")
-        if was and _person_view(was, layout) != _person_view(data, layout):
-            raise _bug(path, f"a value a person wrote in {e.name} changed")
-    if [i.data for i in before.items if i.project_id is None] != [
-        i.data for i in after.items if i.project_id is None
-    ]:
-        raise _bug(path, "an exposure the tool does not manage changed")
-    if isinstance(before.data, dict):
-        others = {k: v for k, v in before.data.items() if k != "exposures"}
-        if others != {k: v for k, v in after.data.items() if k != "exposures"}:
-            raise _bug(path, "a top-level key other than `exposures` changed")
-
-
-def _leaves(want: Mapping[str, Any], at: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
-    """Each tool-owned path and what it must read (`meta.hex` is one leaf: owned whole)."""
-    out: list[tuple[tuple[str, ...], Any]] = []
-    for k, v in want.items():
-        if isinstance(v, dict) and not isinstance(v, Closed):
-            out += _leaves(v, (*at, k))
-        elif isinstance(v, Closed):
-            out += [((*at, k, c), x) for c, x in v.items()]
-            out.append(((*at, k), frozenset(v)))
-        else:
-            out.append(((*at, k), v))
-    return out
 
 
 def marker_layout(data: Mapping[str, Any], layout: MetaLayout = "config") -> MetaLayout | None:

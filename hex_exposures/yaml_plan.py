@@ -273,6 +273,8 @@ def same(have: Any, want: Any) -> bool:
             and all(same(have[k], v) for k, v in want.items())
         )
     if isinstance(want, list):
+        if type(have) is list and type(want) is list and repr(have) == repr(want):
+            return True  # the same text is the same types (True is not 1): one C-level pass
         return (
             isinstance(have, list)
             and len(have) == len(want)
