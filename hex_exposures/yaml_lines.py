@@ -14,6 +14,7 @@ duplicate key) is refused, and the caller reads the item with PyYAML.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import MutableMapping
 from typing import Any, NamedTuple
@@ -191,6 +192,12 @@ def _quick(text: str) -> Any:
 def _scalar(text: str) -> Any:
     if text.startswith('"'):
         return text[1:-1]
+    return _plain(text)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _plain(text: str) -> Any:
+    """A plain scalar by the resolver's tag (cached: keys and column names repeat)."""
     tag = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))
     if tag == STR_TAG:
         return text

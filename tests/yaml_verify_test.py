@@ -180,3 +180,24 @@ def test_a_file_just_written_reads_as_a_fresh_read_of_it_says(proofs: list[bool]
         )
         assert seen[0][PID_A].personal is (text is not None) and not seen[0][PID_B].personal
     assert proofs == [True, True, True]
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        lambda t: t.replace("\n", "\r\n"),  # CRLF line endings
+        lambda t: t.replace("\n  ", "\n"),  # an indentless list at column 0
+        lambda t: t.replace("\n  ", "\n    ").replace("\n    # Written", "\n  # Written"),
+    ],
+)
+def test_other_layouts_are_proven_too(proofs: list[bool], shape: Callable[[str], str]) -> None:
+    text = shape(PERSON)
+    out = merge(text, BOTH, path=PATH)
+    data = yaml.safe_load(out)
+    assert [e["name"] for e in data["exposures"]] == [
+        "hex_churn",
+        "hex_weekly_revenue",
+        "board_deck",
+    ]
+    assert data["exposures"][2] == yaml.safe_load(text)["exposures"][2]
+    assert proofs == [True]
