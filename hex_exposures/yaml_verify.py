@@ -37,7 +37,7 @@ from hex_exposures.bulk import gc_paused
 from hex_exposures.errors import ExposuresFileError
 from hex_exposures.records import Exposure, MetaLayout
 from hex_exposures.yaml_edit import Edit
-from hex_exposures.yaml_lines import read_item
+from hex_exposures.yaml_lines import read_item, surely_uncommented
 from hex_exposures.yaml_plan import (
     BASE,
     DROP,
@@ -179,13 +179,15 @@ def _proof(
         if "&" in chunk and _ANCHOR.search(chunk):
             return False
         data = read_item(chunk, dash, memo)
+        sure = data is not None and surely_uncommented(chunk, memo)
         if data is None:
             data = _read_alone(chunk)
         if data is None:
             return False
         found = marker(data, "config")
         pid = str(found[0]["project_id"]) if found else None
-        items.append(Item(data, pid, start + dash, stop, "#" in chunk and _commented(chunk)))
+        commented = "#" in chunk and not sure and _commented(chunk)
+        items.append(Item(data, pid, start + dash, stop, commented))
     nl = "\r\n" if "\r\n" in result[: starts[0]] else "\n"
     skeleton = (
         "".join(

@@ -8,8 +8,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hex_exposures import yaml_merge
-from hex_exposures.yaml_lines import read_item
+from hex_exposures import yaml_merge, yaml_read
+from hex_exposures.yaml_lines import read_item, surely_uncommented
 from hex_exposures.yaml_spans import Loader
 from hex_exposures.yaml_text import Style
 from tests.yaml_merge_test import TEXTS, exposure
@@ -20,6 +20,7 @@ VALUES = [
     *("{a: b", "[a,", "'open", '"open', "a # c", "#c", "", " ", "|", "|-", ">", "&a x", "*a"),
     *("!!str 1", "a: b", "- x", "ref('m')", "source('a', 'b')", "x   ", "2024-01-01", "0x1F"),
     *("+12", ".NaN", "a,b", "? x", "a #b", "a#b", "{yes: 1}", '{a: "x", a: y}', "-", ":x"),
+    *('"a # b"', "'a # b'", '{a: "#"}', "x #", "[a] # c"),
 ]
 KEYS = ["a", "b", "name", "yes", "on", "k_1", "'q'", "<<", "a b", "-x"]
 
@@ -61,11 +62,14 @@ def _pyyaml(text: str) -> Any:
 def test_what_it_accepts_reads_as_pyyaml_reads_it(first: str, rest: list[str]) -> None:
     text = "\n".join([first, *rest]) + "\n"
     dash = len(first) - len(first.lstrip(" "))
-    mine = read_item(text, dash, {})
+    memo: dict[str, Any] = {}
+    mine = read_item(text, dash, memo)
     if mine is not None:
         theirs = _pyyaml(text)
         assert isinstance(theirs, list) and len(theirs) == 1
         assert repr(theirs[0]) == repr(mine), text
+        if surely_uncommented(text, memo):
+            assert not yaml_read.parse("exposures:\n" + text, "").items[0].commented, text
 
 
 def test_it_accepts_the_writers_shapes_and_refuses_others() -> None:
@@ -82,6 +86,15 @@ def test_it_accepts_the_writers_shapes_and_refuses_others() -> None:
         "  - yes: 1\n",  # a key YAML 1.1 reads as a boolean
     ):
         assert read_item(refused, 2, {}) is None, refused
+    for chunk, sure in (
+        ('  - a: "x # y"\n', True),
+        ("  - a: x # c\n", False),
+        ("  - a: x\n    # c\n", False),
+        ('  - a: {b: "#"}\n', True),
+    ):
+        memo: dict[str, Any] = {}
+        assert read_item(chunk, 2, memo) is not None
+        assert surely_uncommented(chunk, memo) is sure, chunk
 
 
 @settings(max_examples=200, deadline=None)
