@@ -30,6 +30,7 @@ from typing import Any
 import msgspec
 
 from . import __version__, identifiers, sql_columns, sql_tables
+from .records import TableRef
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,21 @@ def _decode(raw: bytes) -> Any:
     decoder = _DECODERS.get(raw[:1])
     if decoder is None:
         raise ValueError("not a parse cache value")
-    return decoder.decode(memoryview(raw)[1:])
+    value = decoder.decode(memoryview(raw)[1:])
+    if isinstance(value, sql_columns.Columns) and value.columns:
+        value = value._replace(columns=_shared(value.columns))
+    return value
+
+
+_TABLES: dict[TableRef, TableRef] = {}
+_new = tuple.__new__
+
+
+def _shared(refs: tuple[sql_columns.ColumnRef, ...]) -> tuple[sql_columns.ColumnRef, ...]:
+    """The same refs, each table one object for the process: at 1x, 873K column refs name
+    13.5K tables, and a TableRef of its own each made the decoded columns 334 MiB, not 122."""
+    ref = sql_columns.ColumnRef
+    return tuple([_new(ref, (_TABLES.setdefault(t, t), c)) for t, c in refs])
 
 
 class ParseCache(MutableMapping[str, "sql_tables.Extraction"]):

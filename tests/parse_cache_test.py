@@ -153,6 +153,8 @@ def test_columns_and_temps_come_back_as_they_went_in(tmp_path) -> None:
     again = ParseCache(path)
     assert {k: again[k] for k in values} == values
     assert type(again["c"]) is sql_columns.Columns and type(again["e"]) is sql_tables.Extraction
+    other = ParseCache(path)["c"]
+    assert other == again["c"] and other.columns[0].table is again["c"].columns[0].table
 
 
 @pytest.mark.parametrize("value", [b"", b"E", b"X\x90", b"E\x92\xa1a\xc0", b"C\xc1"])
