@@ -550,6 +550,9 @@ def read_columns(
                 for m in (_resolve_cached(t, index, memo) for t in tables)
                 if m.relation
             }
+            if not keys:  # no table of it is a dbt node: `_referenced` would drop every column
+                found[read] = frozenset()
+                continue
             digest = sql_columns.schema_digest(keys, schema.tables)
             key = sql_columns.cache_key(sql, warehouse, database, db_schema, digest)
             hit = cache.get(key) if cache is not None else None

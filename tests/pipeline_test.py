@@ -202,3 +202,30 @@ def test_other_evidence_of_a_temp_tables_columns_is_dropped() -> None:
     assert {c.table.name for c in gathered.evidence[A].columns} == {"CUSTOMERS"}
     without = pipeline.gather_evidence(kept, parsed, "snowflake", qualified, {}, columns=True)
     assert {c.table.name for c in without.evidence[A].columns} == {"CUSTOMERS", "ORDERS"}
+
+
+def test_texts_reading_no_dbt_node_cost_no_column_extraction() -> None:
+    """Columns are kept only for tables that are dbt nodes (`_referenced`), so a text whose
+    tables are none of them is not sent to column extraction at all; the others still are."""
+    seen: list[str] = []
+
+    def extractor(tasks: Any, warehouse: str) -> Any:
+        seen.extend(t.sql for t in tasks)
+        return pipeline.extract_columns_here(tasks, warehouse)
+
+    orders = model("orders")
+    orders[1]["columns"] = {n: {"name": n} for n in ("id", "amount")}
+    queries = [
+        HexQuery(A, _sql(A, "select id, amount from analytics.marts.orders"), "ANALYTICS", "MARTS"),
+        HexQuery(A, _sql(A, "select a, b from raw.elsewhere.events"), "ANALYTICS", "MARTS"),
+    ]
+    result = pipeline.run(
+        manifest(orders),
+        [_project(A, "Alpha")],
+        queries,
+        settings=Settings(),
+        column_extractor=extractor,
+    )
+    assert seen == ["select id, amount from analytics.marts.orders"]
+    (exposure,) = result.exposures
+    assert {c["column_name"] for c in exposure.referenced_columns} == {"id", "amount"}
