@@ -547,7 +547,9 @@ def sync(table: bool | None, **kwargs: Any) -> int:
         for line in result.warnings:
             log.warning("%s", line)
         written = files.write_if_changed(inputs.output, result.text, existing)
-        summary = report.changes_text(report.changes(existing.text, result.text))
+        summary = report.changes_text(
+            report.changes(existing.text, result.text, inputs.output_display)
+        )
         if written:
             log.info("wrote %s: %s", inputs.output_display, summary)
         else:
@@ -596,7 +598,7 @@ def check(offline: bool, **kwargs: Any) -> int:
         from . import report
 
         diff = report.unified_diff(existing.text, new_text, path=path)
-        items = report.changes(existing.text, new_text) if diff else []
+        items = report.changes(existing.text, new_text, path) if diff else []
     differs = bool(diff or problems)
     if settings.format == "json":
         counts = {k: sum(1 for c in items if c.kind == k) for k in ("added", "removed", "changed")}

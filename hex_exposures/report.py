@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 from . import yaml_merge
 from .bulk import gc_paused
+from .errors import ExposuresFileError
 from .pipeline import KEEPS_EXPOSURE, ProjectReport, Report
 from .records import Exposure
 
@@ -214,10 +215,22 @@ def unified_diff(old: str | None, new: str, *, path: str) -> str:
     )
 
 
-def managed_exposures(text: str | None) -> dict[str, dict[str, Any]]:
-    """project_id -> the managed exposure's data, as dbt's YAML reader would see it."""
+def managed_exposures(text: str | None, path: str = "exposures file") -> dict[str, dict[str, Any]]:
+    """project_id -> the managed exposure's data, as dbt's YAML reader would see it.
+
+    A file the merge just wrote or read is not read again: its items come from the merge's
+    own proof or parse (`yaml_merge.read_items`; a whole 94 MB `yaml.load` took minutes and
+    GiBs at 1x). A file the merge refuses is read whole, as dbt would."""
     if not text:
         return {}
+    try:
+        items = yaml_merge.read_items(text, path)
+    except ExposuresFileError:
+        return _loaded(text)
+    return {i.project_id: i.data for i in items if i.project_id is not None}
+
+
+def _loaded(text: str) -> dict[str, dict[str, Any]]:
     import yaml  # dbt's own reader, and its C loader is ~20x faster than ruamel's pure one
 
     with gc_paused():  # ~3x faster on a big file
@@ -230,11 +243,12 @@ def managed_exposures(text: str | None) -> dict[str, dict[str, Any]]:
     return out
 
 
-def changes(old_text: str | None, new_text: str) -> list[Change]:
-    """Exposures added, removed and changed between two versions of the file."""
+def changes(old_text: str | None, new_text: str, path: str = "exposures file") -> list[Change]:
+    """Exposures added, removed and changed between two versions of the file (`path`: the
+    name the merge read it under, so its reading is reused)."""
     if old_text == new_text:
         return []
-    before, after = managed_exposures(old_text), managed_exposures(new_text)
+    before, after = managed_exposures(old_text, path), managed_exposures(new_text, path)
     out = []
     for pid in sorted(
         set(before) | set(after), key=lambda p: str((after.get(p) or before[p])["name"])

@@ -99,7 +99,7 @@ def read_managed(
 ) -> dict[str, ManagedEntry]:
     """The managed exposures in the file, by Hex project id (the marker in either layout)."""
     out: dict[str, ManagedEntry] = {}
-    for item in _items(text, path):
+    for item in read_items(text, path):
         if item.project_id is None:
             continue
         deps = item.data.get("depends_on")
@@ -116,7 +116,7 @@ def read_managed(
     return out
 
 
-def _items(text: str | None, path: str) -> list[Item]:
+def read_items(text: str | None, path: str) -> list[Item]:
     """The file's exposures as read: from the merge's own proof when it just wrote `text`."""
     text = (text or "").removeprefix("\ufeff")
     known = items_of(text)
@@ -133,19 +133,19 @@ def _referenced_columns(data: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...
 
 def exposure_names(text: str | None, *, path: str) -> set[str]:
     """Every exposure name in the file, managed or not."""
-    return {str(i.data["name"]) for i in _items(text, path) if "name" in i.data}
+    return {str(i.data["name"]) for i in read_items(text, path) if "name" in i.data}
 
 
 def unmanaged_names(text: str | None, *, path: str) -> set[str]:
     """The names of the exposures in the file that the tool does not manage."""
-    items = _items(text, path)
+    items = read_items(text, path)
     return {str(i.data["name"]) for i in items if "name" in i.data and i.project_id is None}
 
 
 def keep_warnings(text: str | None, *, path: str, layout: MetaLayout = "config") -> list[str]:
     """One line per `keep` entry that names no field the tool fills (it pins nothing)."""
     out = []
-    for item in _items(text, path):
+    for item in read_items(text, path):
         if item.project_id is not None:
             for bad in unknown_keep(item.data, layout):
                 out.append(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from hex_exposures import report
+from hex_exposures.errors import ExposuresFileError
 from hex_exposures.pipeline import ProjectReport, Report
 from hex_exposures.records import Exposure
 
@@ -162,3 +165,36 @@ def test_warehouse_users_are_counted_from_texts_with_hex_s_comment() -> None:
         {"user": "MALLORY", "queries": 1, "runs": 2},
     ]
     assert "Warehouse users" not in report.report_text(make_report(project("not_run", "Idle")))
+
+
+def test_changes_reuse_the_merge_s_reading_and_equal_a_whole_file_load(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`changes` takes the items the merge read or proved instead of loading both files
+    whole; the list must be what the whole-file load gives, for a fresh file, edits, a
+    removal, a person's comment, and a file the merge would refuse."""
+    from hex_exposures import yaml_merge
+    from tests.yaml_merge_test import PID_A, PID_B, PID_GONE, exposure
+
+    path = "models/hex_exposures.yml"
+    a, b = exposure(PID_A), exposure(PID_B, name="hex_churn", label="Churn")
+    first = yaml_merge.merge(None, [a, exposure(PID_GONE, name="hex_gone")], path=path)
+    commented = first.replace("exposures:\n", "exposures:\n  # kept by hand\n", 1)
+    pairs = [
+        (None, first),
+        (first, yaml_merge.merge(first, [a._replace(label="Revenue"), b], path=path)),
+        (first, yaml_merge.merge(first, [a._replace(depends_on=("ref('x')",))], path=path)),
+        (first, yaml_merge.merge(first, [], path=path)),
+        (commented, yaml_merge.merge(commented, [a, b], path=path)),
+        ("exposures: [not, a, mapping]\n", first),
+    ]
+    fast = [report.changes(old, new, path) for old, new in pairs]
+
+    def refuse(text: object, path: str) -> object:
+        raise ExposuresFileError("read it whole")
+
+    monkeypatch.setattr(yaml_merge, "read_items", refuse)
+    whole = [report.changes(old, new, path) for old, new in pairs]
+    assert fast == whole
+    assert all(fast)  # every pair differs
+    assert {c.kind for f in fast for c in f} == {"added", "removed", "changed"}
