@@ -44,6 +44,7 @@ if ROOT not in sys.path:  # `python benchmarks/run.py` as well as `python -m ben
 from benchmarks import generate, regex_extractor  # noqa: E402
 from hex_exposures import (  # noqa: E402
     __version__,
+    column_stages,
     files,
     hex_comment,
     parallel,
@@ -152,8 +153,10 @@ class Phases:
         for name in ("parse", "strip"):
             self.wrap(hex_comment, name, "comment scan")
         self.wrap(sql_tables, "qualify", "resolution")
-        for name in ("parse_table_name", "_resolve_cached", "dependency"):
+        for name in ("resolve_cached", "dependency"):
             self.wrap(pipeline, name, "resolution")
+        for name in ("parse_table_name", "resolve_cached"):
+            self.wrap(column_stages, name, "resolution")
         for name in ("read_managed", "exposure_names", "merge"):
             self.wrap(yaml_merge, name, "yaml build+merge")
         for name in ("assign_names", "build_exposure", "project_url"):

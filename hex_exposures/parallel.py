@@ -3,7 +3,7 @@
 `parallel_extractor` keeps `pipeline.extract_distinct`'s contract (same texts in, the same
 Extractions out, in order, the cache filled): cache hits are served first, and only the
 misses of a large batch go to worker processes, in chunks. `parallel_columns` does the same
-for `pipeline.extract_columns_here` (the pipeline serves column cache hits itself). Small
+for `column_stages.extract_columns_here` (the pipeline serves column cache hits itself). Small
 batches, one-core machines and machines where processes cannot start parse in this process,
 as the serial defaults do. Workers are handed texts (and, for columns, the few tables each
 text reads), never the manifest or the query records.

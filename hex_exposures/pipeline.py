@@ -9,19 +9,29 @@ bytes it writes happens here, so it is tested with plain values.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from typing import Any, NamedTuple
 
-from . import __version__, hex_comment, safety, sql_columns, sql_tables, yaml_merge
+from . import __version__, hex_comment, safety, sql_tables, yaml_merge
 from . import columns as cols
 from . import exposures as expo
+from .column_stages import (
+    ColumnExtractor,
+    Evidence,
+    Gathered,
+    extract_columns_here,
+    gather_evidence,
+    qualify_reads,
+    read_columns,
+    resolve_cached,
+)
 from .errors import ConfigError
-from .identifiers import RULES, display, parse_table_name
+from .identifiers import RULES, display
 from .manifest import ManifestIndex, adapter_type, build_index, meta_layout
 from .records import Exposure, HexProject, HexQuery, MetaLayout, Settings, TableRef
-from .resolve import Match, dependency, resolve
-from .temp_tables import SessionTemp, session_temps, shadowing, unshadow
+from .resolve import Match, dependency
+from .temp_tables import session_temps
 
 ALL_CONTEXTS = "*"
 KEEPS_EXPOSURE = ("exposed", "kept", "kept_no_dbt_nodes")
@@ -96,9 +106,6 @@ class RunResult(NamedTuple):
 Extractor = Callable[
     [Sequence[str], str, MutableMapping[str, Any] | None], list["sql_tables.Extraction"]
 ]
-ColumnExtractor = Callable[[Sequence["sql_columns.ColumnTask"], str], list["sql_columns.Columns"]]
-Context = tuple[str, str | None, str | None]  # (text, database, schema) of a query record
-Read = tuple[str, str | None, str | None, tuple[TableRef, ...]]  # a Context and its tables
 
 
 def extract_distinct(
@@ -115,13 +122,6 @@ def extract_distinct(
                 cache[key] = hit
         out.append(hit)
     return out
-
-
-def extract_columns_here(
-    tasks: Sequence[sql_columns.ColumnTask], warehouse: str
-) -> list[sql_columns.Columns]:
-    """Each task's columns, in this process (the CLI swaps in worker processes)."""
-    return [sql_columns.extract_task(task, warehouse) for task in tasks]
 
 
 def choose_warehouse(
@@ -167,29 +167,6 @@ class Attributed(NamedTuple):
     workspace: str | None  # the workspace most comments name
     users: tuple[UserCount, ...] = ()  # who ran texts with a readable Hex comment
     unknown_project: int = 0  # kept queries of projects Hex did not return
-
-
-class Evidence:
-    """What the queries of one project showed: the tables they read and the counts."""
-
-    __slots__ = ("columns", "queries", "reads", "runs", "shadowed", "tables", "unparsed")
-
-    def __init__(self) -> None:
-        self.tables: set[TableRef] = set()
-        self.shadowed: set[tuple[TableRef, TableRef, str]] = set()  # read, temp, text hash
-        self.columns: set[sql_columns.ColumnRef] = set()
-        self.reads: set[Read] = set()  # (text, database, schema, tables): columns to read
-        self.queries = 0
-        self.runs = 0
-        self.unparsed = 0
-
-
-class Gathered(NamedTuple):
-    """Stage 4's output: evidence per project id and the texts sqlglot could not parse."""
-
-    evidence: dict[str, Evidence]
-    unparsed: int
-    unparsed_examples: tuple[str, ...]
 
 
 class Prior(NamedTuple):
@@ -441,149 +418,6 @@ def extract_tables(
     return dict(zip(distinct, extractor(distinct, warehouse, cache), strict=True))
 
 
-def qualify_reads(
-    kept: Sequence[tuple[HexQuery, str, str]],
-    parsed: Mapping[str, sql_tables.Extraction],
-    warehouse: str,
-) -> dict[Context, tuple[TableRef, ...]]:
-    """3. The tables each (text, database, schema) reads, qualified from that context.
-
-    Records share texts (one per project and context): each pair is qualified once.
-    """
-    qualified: dict[Context, tuple[TableRef, ...]] = {}
-    for q, _, sql in kept:
-        if sql and parsed[sql].tables:
-            key = (sql, q.database, q.schema)
-            if key not in qualified:
-                qualified[key] = sql_tables.qualify(
-                    parsed[sql].tables, warehouse=warehouse, database=q.database, schema=q.schema
-                )
-    return qualified
-
-
-def gather_evidence(
-    kept: Sequence[tuple[HexQuery, str, str]],
-    parsed: Mapping[str, sql_tables.Extraction],
-    warehouse: str,
-    qualified: Mapping[Context, tuple[TableRef, ...]],
-    temps: Mapping[str, Sequence[SessionTemp]] | None = None,
-    *,
-    columns: bool = False,
-) -> Gathered:
-    """4. Per project: the tables its queries read, qualified from each row's context, less
-    reads of the project's own temporary tables (`temps`, `shadowing`). With `columns`, the
-    columns named by the rows, and each (text, context, tables kept) whose columns
-    `read_columns` is to read (`Evidence.reads`)."""
-    temps = temps or {}
-    evidence: dict[str, Evidence] = defaultdict(Evidence)
-    unparsed_examples: list[str] = []
-    unparsed_texts: set[str] = set()
-    for q, pid, sql in kept:
-        ev = evidence[pid]
-        ev.runs += q.run_count
-        own = temps.get(pid)
-        extra = list(q.tables)
-        if sql:
-            ev.queries += 1
-            ext = parsed[sql]
-            if ext.error:
-                ev.unparsed += 1
-                extra += q.fallback_tables
-                if sql not in unparsed_texts:
-                    unparsed_texts.add(sql)
-                    if len(unparsed_examples) < 5:
-                        unparsed_examples.append(f"{pid}: {ext.error}")
-            if ext.tables:
-                done = qualified[(sql, q.database, q.schema)]
-                kept_tables = (
-                    unshadow(ext.tables, q, sql, own, warehouse, ev.shadowed) if own else done
-                )
-                ev.tables.update(kept_tables)
-                if columns:
-                    ev.reads.add((sql, q.database, q.schema, kept_tables))
-        if columns and q.columns:
-            named_columns = (cols.parse_column_name(c, warehouse) for c in q.columns)
-            ev.columns.update(
-                c
-                for c in named_columns
-                if c is not None
-                and not (own and shadowing(c.table, c.table, q, "", own, warehouse))
-            )
-        if extra:
-            named = [t for t in (parse_table_name(x, warehouse) for x in extra) if t]
-            if own:  # other evidence does not say in which order a text read: no skip
-                ev.tables.update(unshadow(named, q, "", own, warehouse, ev.shadowed))
-            else:
-                ev.tables.update(
-                    sql_tables.qualify(
-                        named, warehouse=warehouse, database=q.database, schema=q.schema
-                    )
-                )
-    return Gathered(dict(evidence), len(unparsed_texts), tuple(unparsed_examples))
-
-
-def read_columns(
-    gathered: Gathered,
-    warehouse: str,
-    index: ManifestIndex,
-    schema: cols.ColumnSchema,
-    memo: dict[TableRef, Match],
-    cache: MutableMapping[str, Any] | None,
-    column_extractor: ColumnExtractor = extract_columns_here,
-) -> None:
-    """5. Add to each project's evidence the columns its texts read, of the tables it was
-    found to read (issue 15): cache hits first, then every miss in one batch (worker
-    processes in the CLI), each text and context once.
-
-    Cached by text, context and a digest of what the schema says about those tables, so a
-    newly documented column re-reads only the texts that read its table.
-    """
-    found: dict[Read, frozenset[sql_columns.ColumnRef]] = {}
-    todo: dict[str, tuple[sql_columns.ColumnTask, list[Read]]] = {}
-    for ev in gathered.evidence.values():
-        for read in ev.reads:
-            if read in found:
-                continue
-            sql, database, db_schema, tables = read
-            keys = {
-                m.relation.key
-                for m in (_resolve_cached(t, index, memo) for t in tables)
-                if m.relation
-            }
-            if not keys:  # no table of it is a dbt node: `_referenced` would drop every column
-                found[read] = frozenset()
-                continue
-            digest = sql_columns.schema_digest(keys, schema.tables)
-            key = sql_columns.cache_key(sql, warehouse, database, db_schema, digest)
-            hit = cache.get(key) if cache is not None else None
-            if isinstance(hit, sql_columns.Columns):
-                found[read] = _read_by(hit, tables)
-            elif key in todo:
-                todo[key][1].append(read)
-            else:
-                task = sql_columns.ColumnTask(
-                    sql, database, db_schema, cols.for_tables(schema, keys), digest
-                )
-                todo[key] = (task, [read])
-    tasks = [task for task, _ in todo.values()]
-    results = column_extractor(tasks, warehouse) if tasks else []
-    for (key, (_, reads)), hit in zip(todo.items(), results, strict=True):
-        if cache is not None:
-            cache[key] = hit
-        for read in reads:
-            found[read] = _read_by(hit, read[3])
-    for ev in gathered.evidence.values():
-        for read in ev.reads:
-            ev.columns.update(found[read])
-
-
-def _read_by(
-    hit: sql_columns.Columns, tables: Sequence[TableRef]
-) -> frozenset[sql_columns.ColumnRef]:
-    read = set(tables)
-    return frozenset(c for c in hit.columns if c.table in read)
-
-
 def read_prior(
     existing: str | None,
     output_path: str,
@@ -734,7 +568,7 @@ def _decide_one(
 ) -> Decision:
     referenced: tuple[Mapping[str, str], ...] = ()
     tables = sorted(found.tables, key=_table_order) if found else []
-    matches = [_resolve_cached(t, index, memo) for t in tables]
+    matches = [resolve_cached(t, index, memo) for t in tables]
     nodes = sorted({m.relation.unique_id for m in matches if m.relation})
     deps = tuple(sorted({dependency(m.relation, index) for m in matches if m.relation}))
     # dbt nodes an exposure may not reference are reported, never written (issue 12).
@@ -881,7 +715,7 @@ def _referenced(
     deps: dict[str, str] = {}
     wanted = set(depends_on)
     for c in found.columns if found else ():
-        rel = _resolve_cached(c.table, index, memo).relation
+        rel = resolve_cached(c.table, index, memo).relation
         if rel is not None:
             dep = deps.setdefault(rel.unique_id, dependency(rel, index))
             if dep in wanted:
@@ -900,13 +734,6 @@ def _written_columns(
 def _table_order(t: TableRef) -> tuple[str, str, str]:
     """Sort key: a one- or two-part name (no context to qualify it) has None parts."""
     return (t.database or "", t.schema or "", t.name)
-
-
-def _resolve_cached(table: TableRef, index: ManifestIndex, memo: dict[TableRef, Match]) -> Match:
-    hit = memo.get(table)
-    if hit is None:
-        hit = memo[table] = resolve(table, index)
-    return hit
 
 
 def _same_file(manifest_path: str, output_path: str) -> bool:
